@@ -1,0 +1,188 @@
+"""The gateway's side of a streaming session (audio in, events out) that survives a worker crash.
+
+The session is opened on the capability's worker pool; the worker that takes it answers with its inbox
+and holds a lease. Input goes to that inbox in order and is kept in a replay buffer until the worker
+confirms it (every event carries ``confirmed``: input bytes final so far). If the lease lapses the
+session is re-opened on another worker under a new incarnation id, with ``resume`` telling it where to
+continue, and the unconfirmed input is sent again. Events are numbered across incarnations, so one
+that arrives twice is dropped: the client sees every event once, in order, and only a little delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any
+
+from gateway.relay import Relay
+from services import bus as buslib
+from services.bus import Reply, Request
+
+log = logging.getLogger("gateway.streaming")
+
+
+class SessionError(Exception):
+    """The session could not be opened or continued; ``status`` follows the bus's HTTP-like codes."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class ReplayOverflow(SessionError):
+    pass
+
+
+class StreamingSession:
+    def __init__(
+        self,
+        relay: Relay,
+        capability: str,
+        params: dict[str, Any],
+        *,
+        max_replay_bytes: int,
+        max_reopens: int = 3,
+    ) -> None:
+        self.relay = relay
+        self.capability = capability
+        self.params = params
+        self.id = buslib.new_id()
+        self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.max_replay_bytes = max_replay_bytes
+        self.max_reopens = max_reopens
+        self.reopens = 0
+        self._epoch = 0
+        self._incarnation = ""
+        self._inbox = ""
+        self._seq = 0
+        self._sent_bytes = 0  # input bytes given to send() so far
+        self._confirmed = 0  # input bytes the worker has made final
+        self._replay: deque[tuple[int, bytes]] = deque()  # (offset, chunk) not yet confirmed
+        self._replay_bytes = 0
+        self._delivered = 0  # events handed to the client, across incarnations
+        self._ended = False
+        self._closed = False
+        self._failover: asyncio.Task[None] | None = None
+
+    @property
+    def incarnation(self) -> str:
+        return self._incarnation
+
+    # -- client side -----------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open on a worker; raises SessionError when no worker takes it or the parameters are refused."""
+        await self._open_incarnation()
+
+    def send(self, data: bytes) -> None:
+        """Input for the session; kept for replay until the worker confirms it."""
+        if self._ended or self._closed or not data:
+            return
+        if self._replay_bytes + len(data) > self.max_replay_bytes:
+            # Bounded memory: without the replay buffer a failover would lose audio, so refuse instead.
+            raise ReplayOverflow(503, "the worker is not keeping up with this stream")
+        self._replay.append((self._sent_bytes, data))
+        self._replay_bytes += len(data)
+        self._sent_bytes += len(data)
+        if self._inbox:
+            self._frame("audio", data)
+
+    def end(self) -> None:
+        """All input is in: the worker finishes, sends the last events and then ``{"type": "done"}``."""
+        if not self._ended and not self._closed:
+            self._ended = True
+            if self._inbox:
+                self._frame("end", None)
+
+    def abort(self) -> None:
+        """The client went away: free the worker's session now."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._inbox:
+            self._frame("abort", None)
+        self._detach()
+
+    def close(self) -> None:
+        """The session is over (done or failed): stop routing and watching."""
+        self._closed = True
+        self._detach()
+
+    # -- worker side -----------------------------------------------------------------------------
+    def _frame(self, kind: str, body: bytes | None) -> None:
+        request = Request("", self._incarnation, self.relay.reply_stream, self._seq, 0.0, kind, body)
+        self._seq += 1
+        self.relay.send(self._inbox, request.encode())
+
+    async def _open_incarnation(self) -> None:
+        self._epoch += 1
+        previous = self._incarnation
+        self._incarnation = f"{self.id}.{self._epoch}"
+        if previous:
+            self.relay.forget_session(previous)
+        self._inbox = ""
+        self._seq = 0
+        self.relay.route_session(self._incarnation, self._on_event)
+        resume = {"offset": self._confirmed, "events": self._delivered}
+        reply = await self.relay.submit(
+            self.capability, self._incarnation, "open", {"params": self.params, "resume": resume}
+        )
+        if reply.status != buslib.OK or not isinstance(reply.body, dict):
+            self.relay.forget_session(self._incarnation)
+            raise SessionError(reply.status, str(reply.body))
+        if self._closed:
+            return
+        self._inbox = str(reply.body["inbox"])
+        self.relay.watch_lease(self._incarnation, str(reply.body["worker"]), self._lease_lost)
+        # Everything not yet confirmed goes (again) to the worker now holding the session.
+        for offset, chunk in list(self._replay):
+            skip = max(0, self._confirmed - offset)
+            if skip < len(chunk):
+                self._frame("audio", chunk[skip:])
+        if self._ended:
+            self._frame("end", None)
+
+    def _on_event(self, reply: Reply) -> None:
+        if self._closed or reply.session != self._incarnation or not isinstance(reply.body, dict):
+            return
+        event = reply.body
+        index = event.get("index")
+        if isinstance(index, int) and index < self._delivered:
+            return  # already delivered by an earlier incarnation
+        confirmed = event.get("confirmed")
+        if isinstance(confirmed, int):
+            self._confirm(confirmed)
+        if isinstance(index, int):
+            self._delivered = index + 1
+        self.events.put_nowait(event)
+
+    def _confirm(self, confirmed: int) -> None:
+        self._confirmed = max(self._confirmed, confirmed)
+        while self._replay and self._replay[0][0] + len(self._replay[0][1]) <= self._confirmed:
+            _offset, chunk = self._replay.popleft()
+            self._replay_bytes -= len(chunk)
+
+    def _lease_lost(self) -> None:
+        if self._closed or (self._failover is not None and not self._failover.done()):
+            return
+        self._failover = asyncio.create_task(self._reopen())
+
+    async def _reopen(self) -> None:
+        self.reopens += 1
+        log.warning("session lease lapsed; re-opening on another worker", extra={"reopens": self.reopens})
+        if self.reopens > self.max_reopens:
+            self.events.put_nowait({"type": "error", "message": "session failed on too many workers"})
+            self.close()
+            return
+        try:
+            await self._open_incarnation()
+        except SessionError as exc:
+            self.events.put_nowait({"type": "error", "message": exc.message, "status": exc.status})
+            self.close()
+
+    def _detach(self) -> None:
+        if self._incarnation:
+            self.relay.forget_session(self._incarnation)
+        if self._failover is not None and not self._failover.done():
+            self._failover.cancel()

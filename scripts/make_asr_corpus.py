@@ -1,0 +1,204 @@
+"""Write the ASR evaluation corpus: festival speech at 16 kHz and 8 kHz with reference texts.
+
+    python -m scripts.make_asr_corpus [--dir .asr_corpus] [--force]
+
+Each item is one or more sentences. Every sentence is synthesised on its own and the sentences are joined
+with a fixed pause, so a multi-sentence file holds several utterances the engine must split at the pauses.
+One festival process per voice synthesises all sentences (start-up dominates otherwise). sox converts to
+16 kHz mono PCM16 without dither, then the 8 kHz copy is made from the 16 kHz one, so the output is
+byte-for-byte deterministic. The manifest (manifest.json) lists every file with its voice, rate and
+reference text; the references spell numbers as words, as the speech says them.
+
+Needs Debian's festival, festvox-us-slt-hts, festvox-kallpc16k, festvox-kdlpc16k and sox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import wave
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / ".asr_corpus"
+APT_PACKAGES = ("festival", "festvox-us-slt-hts", "festvox-kallpc16k", "festvox-kdlpc16k", "sox")
+RATES = (16000, 8000)
+PAUSE_S = 0.8  # between sentences: longer than the engine's end-of-utterance pause
+EDGE_S = 0.3  # silence before the first and after the last sentence
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    name: str  # short name used in file names and reports
+    festival: str  # the festival voice procedure
+
+
+VOICES = (
+    Voice("slt", "voice_cmu_us_slt_arctic_hts"),
+    Voice("kal", "voice_kal_diphone"),
+    Voice("ked", "voice_ked_diphone"),
+)
+
+# Everyday and call-centre speech. Numbers are written as the caller says them, so the text given to
+# festival is also the reference. Items with several sentences become files with several utterances.
+ITEMS: tuple[tuple[str, ...], ...] = (
+    ("Hello, thank you for calling. How can I help you today?",),
+    ("I would like to check the balance on my account.",),
+    ("My name is John Smith.", "I am calling about my last bill."),
+    ("The meeting has been moved to three o'clock on Friday afternoon.",),
+    ("Can you please tell me when my order will arrive?",),
+    ("My phone number is five five five, two one three, four four nine zero.",),
+    ("I live at forty two Main Street in Springfield.", "The zip code is six two seven zero one."),
+    ("I want to cancel my subscription.", "Please do not charge my card again."),
+    ("The weather is nice today, so we are going for a walk in the park.",),
+    ("Could you spell your last name for me please?",),
+    ("Mary Johnson sent the package on Monday morning.",),
+    ("I have been waiting on hold for twenty minutes.",),
+    ("Your account number is seven eight one two three four.",),
+    ("Please hold while I transfer your call to the billing department.",),
+    ("The train leaves the station at half past nine.", "We should get there early."),
+    ("I would like to book a table for four people tonight.",),
+    ("My credit card was charged twice for the same order.",),
+    ("Thank you for your patience.", "Is there anything else I can help you with?"),
+    ("We need to buy some milk, bread and eggs from the store.",),
+    ("The doctor said I should drink more water every day.",),
+    ("Please send the invoice to my email address.",),
+    ("My date of birth is the fourth of July, nineteen eighty five.",),
+    ("I moved to a new house last month.", "Can you update my address?", "It is ten Oak Avenue."),
+    ("The children are playing in the garden after school.",),
+    ("Can I speak to a manager please?",),
+    ("David Brown will call you back tomorrow morning.",),
+)
+
+
+class CorpusError(RuntimeError):
+    """The corpus could not be made (a tool is missing or failed)."""
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in ("festival", "sox") if shutil.which(tool) is None]
+
+
+def _scheme_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _synthesise(voice: Voice, sentences: Sequence[str], out_dir: Path) -> list[Path]:
+    """One festival run for all sentences of one voice; returns one raw-rate WAV per sentence."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"s{i:03d}.wav" for i in range(len(sentences))]
+    lines = [f"({voice.festival})"]
+    for text, path in zip(sentences, paths, strict=True):
+        lines.append(
+            f"(utt.save.wave (utt.synth (Utterance Text {_scheme_string(text)})) {_scheme_string(str(path))} 'riff)"
+        )
+    script = out_dir / "synth.scm"
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = subprocess.run(["festival", "-b", str(script)], capture_output=True, text=True)
+    if proc.returncode != 0 or not all(p.exists() for p in paths):
+        raise CorpusError(f"festival failed for voice {voice.festival}: {proc.stderr.strip()[-500:]}")
+    return paths
+
+
+def _to_pcm16(src: Path, rate: int) -> bytes:
+    """Resample with sox (no dither, so the result is deterministic) and return the PCM frames."""
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        subprocess.run(
+            ["sox", "-D", str(src), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer", tmp.name],
+            check=True,
+            capture_output=True,
+        )
+        with wave.open(tmp.name, "rb") as w:
+            return w.readframes(w.getnframes())
+
+
+def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+
+
+def _silence(seconds: float, rate: int) -> bytes:
+    return b"\x00\x00" * round(seconds * rate)
+
+
+def corpus_fingerprint() -> str:
+    """Changes whenever the sentences, voices or layout change, so a stale cached corpus is rebuilt."""
+    spec = json.dumps([ITEMS, [v.festival for v in VOICES], RATES, PAUSE_S, EDGE_S])
+    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def _build_voice(voice: Voice, out: Path, work: Path) -> list[dict[str, object]]:
+    sentences = [s for item in ITEMS for s in item]
+    raw = _synthesise(voice, sentences, work / voice.name)
+    entries: list[dict[str, object]] = []
+    k = 0
+    for index, item in enumerate(ITEMS):
+        parts = raw[k : k + len(item)]
+        k += len(item)
+        for rate in RATES:
+            chunks = [_silence(EDGE_S, rate)]
+            for j, part in enumerate(parts):
+                if j:
+                    chunks.append(_silence(PAUSE_S, rate))
+                chunks.append(_to_pcm16(part, rate))
+            chunks.append(_silence(EDGE_S, rate))
+            name = f"{voice.name}_{rate // 1000}k_{index:02d}.wav"
+            _write_wav(out / name, b"".join(chunks), rate)
+            entries.append(
+                {"file": name, "voice": voice.name, "rate": rate, "text": " ".join(item), "sentences": len(item)}
+            )
+    return entries
+
+
+def make_corpus(out: Path = DEFAULT_DIR, force: bool = False) -> Path:
+    """Build the corpus into `out` unless an up-to-date one is there; returns the manifest path."""
+    manifest = out / "manifest.json"
+    fingerprint = corpus_fingerprint()
+    if not force and manifest.exists():
+        try:
+            if json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
+                return manifest
+        except (OSError, ValueError):
+            pass  # unreadable manifest: rebuild
+    if missing := missing_tools():
+        raise CorpusError(
+            f"cannot build the ASR corpus: {', '.join(missing)} not found; "
+            f"install the Debian packages: apt-get install -y {' '.join(APT_PACKAGES)}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda v: _build_voice(v, out, Path(tmp)), VOICES))
+    entries = [e for per_voice in results for e in per_voice]
+    # Write the manifest last and atomically: its presence marks a complete corpus.
+    partial = out / "manifest.json.tmp"
+    partial.write_text(json.dumps({"fingerprint": fingerprint, "items": entries}, indent=1), encoding="utf-8")
+    partial.replace(manifest)
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="output directory (gitignored)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if an up-to-date corpus exists")
+    args = parser.parse_args(argv)
+    try:
+        manifest = make_corpus(args.dir, force=args.force)
+    except CorpusError as exc:
+        print(exc)
+        return 1
+    count = len(json.loads(manifest.read_text(encoding="utf-8"))["items"])
+    print(f"{count} files, manifest {manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""A stream that segments audio with the VAD and decodes each segment.
+
+The engines that are not streaming decoders with their own endpointing (pocketsphinx, Whisper) plug into
+this: PCM bytes -> whole samples -> 16 kHz -> VAD segments -> utterances. Either a `decode` function
+takes each finished segment whole (Whisper), or an `IncrementalDecoder` follows each segment while it is
+open, fed in the VAD's fixed frames (never in the caller's chunk sizes, so the result does not depend on
+them), and only finishes at the endpoint (pocketsphinx: little decoding is left once the speech ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from .pcm import Resampler, SampleAssembler, Samples, check_rate
+from .types import StreamClosedError, Utterance
+from .vad import Segment, Segmenter, VadConfig
+
+Decode = Callable[[Segment], Utterance | None]
+
+
+class IncrementalDecoder(Protocol):
+    """Decodes one stream's segments while they are open (see vad.SegmentSink); one per stream."""
+
+    def start(self, start_sample: int) -> None:
+        """A segment opens at this 16 kHz sample index."""
+        ...
+
+    def feed(self, samples: Samples) -> None:
+        """The segment's next samples (fixed-size VAD frames, in order, pre-roll first)."""
+        ...
+
+    def finish(self, segment: Segment | None) -> Utterance | None:
+        """The segment ended (None: it was dropped); return its utterance, if it has words."""
+        ...
+
+
+class _Collector:
+    """The segmenter's sink: forwards to the decoder and keeps the utterances it returns."""
+
+    def __init__(self, decoder: IncrementalDecoder) -> None:
+        self.decoder = decoder
+        self.done: list[Utterance] = []
+
+    def open(self, start_sample: int) -> None:
+        self.decoder.start(start_sample)
+
+    def extend(self, samples: Samples) -> None:
+        self.decoder.feed(samples)
+
+    def close(self, segment: Segment | None) -> None:
+        utt = self.decoder.finish(segment)
+        if utt is not None:
+            self.done.append(utt)
+
+    def take(self) -> list[Utterance]:
+        out, self.done = self.done, []
+        return out
+
+
+class SegmentedStream:
+    def __init__(
+        self,
+        sample_rate: int,
+        decode: Decode | IncrementalDecoder,
+        vad: VadConfig | None = None,
+        image_gain: float = 0.0,
+    ) -> None:
+        self.sample_rate = check_rate(sample_rate)
+        self._decode: Decode | None = None
+        self._collector: _Collector | None = None
+        if callable(decode):
+            self._decode = decode
+        else:
+            self._collector = _Collector(decode)
+        self._bytes = SampleAssembler()
+        self._resampler = Resampler(sample_rate, image_gain)
+        self._segmenter = Segmenter(vad, self._collector)
+        self._closed = False
+
+    @property
+    def samples_consumed(self) -> int:
+        return self._bytes.samples
+
+    def feed(self, pcm: bytes) -> list[Utterance]:
+        if self._closed:
+            raise StreamClosedError("feed() after finish()")
+        samples = self._resampler.process(self._bytes.push(pcm))
+        return self._decode_all(self._segmenter.push(samples))
+
+    def finish(self) -> list[Utterance]:
+        if self._closed:
+            return []
+        self._closed = True
+        # A trailing odd byte is half a sample: nothing to decode, so it is dropped.
+        tail = self._resampler.process(self._bytes.push(b""), last=True)
+        segments = self._segmenter.push(tail)
+        segments += self._segmenter.flush()
+        return self._decode_all(segments)
+
+    def _decode_all(self, segments: list[Segment]) -> list[Utterance]:
+        if self._collector is not None:
+            return self._collector.take()  # decoded as they closed
+        assert self._decode is not None
+        out: list[Utterance] = []
+        for seg in segments:
+            utt = self._decode(seg)
+            if utt is not None:
+                out.append(utt)
+        return out

@@ -1,0 +1,64 @@
+"""The engine interface every ASR engine implements, and the result types it returns.
+
+Times are seconds from the start of the stream in the input's own timeline, so a caller can map them to
+its audio without knowing the engine's internal sample rate. Confidences are probabilities in 0..1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    word: str
+    start: float
+    end: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Utterance:
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: list[Word] = field(default_factory=list)
+
+
+class AsrStream(Protocol):
+    """One audio stream: mono PCM16 little-endian at the rate it was opened with. Not thread-safe."""
+
+    @property
+    def samples_consumed(self) -> int:
+        """Input samples taken so far (a trailing half sample is not counted until completed)."""
+        ...
+
+    def feed(self, pcm: bytes) -> list[Utterance]:
+        """Take any number of bytes; return the utterances that became final with them."""
+        ...
+
+    def finish(self) -> list[Utterance]:
+        """End of audio: return the remaining utterances. The stream takes no more audio after this."""
+        ...
+
+
+class AsrEngine(Protocol):
+    """A loaded model. Opening streams is cheap; streams of one engine may run in different threads."""
+
+    name: str
+
+    def open_stream(self, sample_rate: int) -> AsrStream: ...
+
+
+class AsrError(Exception):
+    """Base of the ASR engine's errors."""
+
+
+class AsrConfigError(AsrError, ValueError):
+    """The configuration names an engine, model or value that cannot be used; the message names the variable."""
+
+
+class StreamClosedError(AsrError):
+    """Audio was fed to a stream after finish()."""

@@ -1,0 +1,69 @@
+"""faster-whisper engine: ASR_ENGINE=whisper:<model dir>. Optional; needs `pip install faster-whisper` and a
+CTranslate2 Whisper model directory (e.g. a converted "base.en").
+
+Whisper is not a streaming decoder, so it runs on our VAD segments exactly like pocketsphinx: each
+utterance is transcribed whole once the speaker pauses. Word times come from its cross-attention
+alignment (word_timestamps=True) and word confidences are Whisper's token probabilities. CPU with int8
+weights; greedy decoding keeps the latency of one utterance low. Its own VAD filter is off (ours runs).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from .segmented import SegmentedStream
+from .types import AsrConfigError, AsrStream, Utterance, Word
+from .vad import Segment, VadConfig
+
+VARIABLE = "ASR_ENGINE"
+
+
+class WhisperEngine:
+    name = "whisper"
+
+    def __init__(self, model_dir: Path, vad: VadConfig | None = None) -> None:
+        try:
+            from faster_whisper import WhisperModel  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise AsrConfigError(
+                f"Config {VARIABLE!r} selects whisper, but the faster-whisper package is not installed"
+            ) from exc
+        try:
+            self._model: Any = WhisperModel(str(model_dir), device="cpu", compute_type="int8")
+        except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for a bad directory
+            raise AsrConfigError(f"Config {VARIABLE!r}: {str(model_dir)!r} is not a loadable Whisper model") from exc
+        # One CTranslate2 model serves concurrent calls, but each call already uses every core it is given.
+        self._lock = threading.Lock()
+        self.vad = vad or VadConfig()
+
+    def open_stream(self, sample_rate: int) -> AsrStream:
+        return SegmentedStream(sample_rate, self.decode_segment, self.vad)
+
+    def decode_segment(self, segment: Segment) -> Utterance | None:
+        audio = segment.samples.astype("float32") / 32768.0
+        with self._lock:
+            segments, _info = self._model.transcribe(
+                audio,
+                language="en",
+                beam_size=1,
+                word_timestamps=True,
+                vad_filter=False,
+                condition_on_previous_text=False,
+            )
+            raw = [(w.word, w.start, w.end, w.probability) for s in segments for w in (s.words or [])]
+        words = [
+            Word(
+                str(text).strip(),
+                segment.start + float(start),
+                min(segment.end, segment.start + float(end)),
+                min(1.0, max(0.0, float(prob))),
+            )
+            for text, start, end, prob in raw
+            if str(text).strip()
+        ]
+        if not words:
+            return None
+        confidence = sum(w.confidence for w in words) / len(words)
+        return Utterance(words[0].start, words[-1].end, " ".join(w.word for w in words), confidence, words)

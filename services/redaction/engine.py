@@ -1,0 +1,142 @@
+"""RedactionEngine: detectors and gazetteers built once, then pure CPU work per request."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .errors import EngineConfigError
+from .markers import Numbering
+from .options import RequestOptions
+from .response import render
+from .selection import Entity, select
+
+if TYPE_CHECKING:
+    from .detector import Detector
+    from .language import LanguageDetector
+    from .synthetic import SyntheticSession, SyntheticWriter
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    # "rules" (default, offline) or "spacy:<model name or path>" to add a spaCy NER pipeline.
+    ner: str = "rules"
+    # Key of the UNIQUE_HASHED_ENTITY_TYPE markers; random per process when not configured.
+    marker_hash_key: bytes = b""
+    synthetic_locale: str = "en_US"
+    detect_languages: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EngineConfig:
+        env = os.environ if env is None else env
+        ner = env.get("REDACTION_NER", "rules").strip() or "rules"
+        if ner != "rules" and not (ner.startswith("spacy:") and len(ner) > len("spacy:")):
+            raise EngineConfigError(
+                f"Config 'REDACTION_NER' has value '{ner}'. Use rules or spacy:<model name or path>."
+            )
+        raw_languages = env.get("REDACTION_DETECT_LANGUAGES", "true").strip().lower()
+        if raw_languages not in _TRUE | _FALSE:
+            raise EngineConfigError(
+                f"Config 'REDACTION_DETECT_LANGUAGES' has value '{raw_languages}'. Not a valid bool."
+            )
+        key = env.get("REDACTION_MARKER_HASH_KEY", "")
+        return cls(
+            ner=ner,
+            marker_hash_key=key.encode() if key else b"",
+            synthetic_locale=env.get("REDACTION_SYNTHETIC_LOCALE", "en_US").strip() or "en_US",
+            detect_languages=raw_languages in _TRUE,
+        )
+
+
+class _DocumentState:
+    """What a document (or a linked batch, which is one document) shares between its entities."""
+
+    def __init__(self, options: RequestOptions, seed_texts: list[str], engine: RedactionEngine) -> None:
+        self.numbering = Numbering(coreference=True)
+        self._synthetic: SyntheticSession | None = None
+        self._seed_texts = seed_texts
+        self._engine = engine
+        self.options = options
+
+    def synthetic(self) -> SyntheticSession:
+        if self._synthetic is None:
+            from .synthetic import document_seed
+
+            self._synthetic = self._engine.synthetic_writer.session(document_seed(self._seed_texts))
+        return self._synthetic
+
+
+class RedactionEngine:
+    def __init__(
+        self,
+        detector: Detector,
+        synthetic_writer: SyntheticWriter,
+        languages: LanguageDetector | None,
+        marker_hash_key: bytes,
+    ) -> None:
+        self.detector = detector
+        self.synthetic_writer = synthetic_writer
+        self.languages = languages
+        self.marker_hash_key = marker_hash_key
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionEngine:
+        return cls.build(EngineConfig.from_env(env))
+
+    @classmethod
+    def build(cls, config: EngineConfig | None = None) -> RedactionEngine:
+        config = config or EngineConfig()
+        from .detector import RuleDetector
+        from .language import LanguageDetector
+        from .lexicon import load_lexicon
+        from .synthetic import SyntheticWriter
+
+        lexicon = load_lexicon()
+        detector: Detector = RuleDetector(lexicon)
+        if config.ner.startswith("spacy:"):
+            from .spacy_detector import CombinedDetector, SpacyDetector
+
+            detector = CombinedDetector([detector, SpacyDetector(config.ner.removeprefix("spacy:"), lexicon)])
+        try:
+            writer = SyntheticWriter(config.synthetic_locale)
+        except AttributeError:
+            raise EngineConfigError(
+                f"Config 'REDACTION_SYNTHETIC_LOCALE' has value '{config.synthetic_locale}'. Not a Faker locale."
+            ) from None
+        return cls(
+            detector=detector,
+            synthetic_writer=writer,
+            languages=LanguageDetector() if config.detect_languages else None,
+            marker_hash_key=config.marker_hash_key or secrets.token_bytes(32),
+        )
+
+    def entities(self, text: str, options: RequestOptions) -> list[Entity]:
+        """The entities a request's options keep in one text, in text order."""
+        return select(text, self.detector.detect(text), options.filters, options.types)
+
+    def process(self, options: RequestOptions) -> list[dict[str, Any]]:
+        """One Private AI response object per text of the request."""
+        texts = list(options.texts)
+        linked = _DocumentState(options, texts, self) if options.link_batch else None
+        results = []
+        for text in texts:
+            state = linked or _DocumentState(options, [text], self)
+            languages = self.languages.detect(text) if self.languages is not None else {}
+            results.append(
+                render(
+                    text,
+                    self.entities(text, options),
+                    options,
+                    numbering=state.numbering,
+                    synthetic=state.synthetic if options.output.kind == "SYNTHETIC" else None,
+                    hash_key=self.marker_hash_key,
+                    languages=languages,
+                )
+            )
+        return results

@@ -1,0 +1,54 @@
+"""Numbers written as words, as call transcripts have them ("four one five", "nineteen eighty five")."""
+
+from __future__ import annotations
+
+DIGIT_WORDS: dict[str, str] = {
+    "zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+}  # fmt: skip
+TEEN_WORDS: dict[str, int] = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+TENS_WORDS: dict[str, int] = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90,
+}  # fmt: skip
+ORDINAL_WORDS: dict[str, int] = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
+    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
+    "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+UNIT_VALUES: dict[str, int] = {w: int(d) for w, d in DIGIT_WORDS.items() if w not in ("oh", "o")}
+
+_UNIT = "one|two|three|four|five|six|seven|eight|nine"
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_TEENS = "ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+# A cardinal below 100 in words: "forty two", "forty-two", "seventeen", "six".
+CARDINAL_RE = rf"(?:(?:{_TENS})(?:[\s-](?:{_UNIT}))?|{_TEENS}|{_UNIT})"
+_ORD_UNITS = "first|second|third|fourth|fifth|sixth|seventh|eighth|ninth"
+# A day of the month in words: "third", "twenty first", "twenty-first", "thirtieth".
+ORDINAL_RE = (
+    rf"(?:(?:twenty|thirty)[\s-](?:{_ORD_UNITS})|twentieth|thirtieth|tenth|eleventh|twelfth|thirteenth|"
+    rf"fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|{_ORD_UNITS})"
+)
+# A year in words: "nineteen eighty five", "two thousand and three", "twenty twenty four".
+YEAR_RE = (
+    rf"(?:(?:nineteen|twenty)\s+(?:{_TENS})(?:[\s-](?:{_UNIT}))?|(?:nineteen|twenty)\s+(?:{_TEENS})|"
+    rf"(?:nineteen|twenty)\s+o[h]?\s+(?:{_UNIT})|two\s+thousand(?:\s+and)?(?:\s+(?:{_TEENS}|{_UNIT}|"
+    rf"(?:{_TENS})(?:[\s-](?:{_UNIT}))?))?)"
+)
+
+
+def cardinal_value(words: str) -> int | None:
+    """The value of a cardinal below 100 written in words, or None."""
+    parts = words.replace("-", " ").split()
+    if len(parts) == 1:
+        word = parts[0]
+        if word in UNIT_VALUES:
+            return UNIT_VALUES[word]
+        return TEEN_WORDS.get(word, TENS_WORDS.get(word))
+    if len(parts) == 2 and parts[0] in TENS_WORDS and parts[1] in UNIT_VALUES:
+        return TENS_WORDS[parts[0]] + UNIT_VALUES[parts[1]]
+    return None

@@ -1,0 +1,218 @@
+"""Configuration from environment variables, one dataclass per role.
+
+Every variable is read in one place and a bad value fails loudly, naming the variable and the value.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value the service cannot use."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _get(env: Mapping[str, str], name: str, default: str) -> str:
+    return env.get(name, default).strip()
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _get(env, name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"Config '{name}' has value '{raw}'. Not a valid integer.") from None
+    if value < minimum:
+        raise ConfigError(f"Config '{name}' has value '{raw}'. Must be at least {minimum}.")
+    return value
+
+
+def env_float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = _get(env, name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"Config '{name}' has value '{raw}'. Not a valid number.") from None
+    if value < minimum:
+        raise ConfigError(f"Config '{name}' has value '{raw}'. Must be at least {minimum}.")
+    return value
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _get(env, name, "true" if default else "false").lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"Config '{name}' has value '{raw}'. Not a valid bool (use true or false).")
+
+
+def env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in _get(env, name, "").split(",") if item.strip())
+
+
+def _instance_id(prefix: str) -> str:
+    # Unique per process so a restarted process never reads a dead one's reply stream or pending list.
+    return f"{prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class BusSettings:
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_cluster: bool = False
+    # Approximate cap on every stream; a backstop far above what in-flight limits allow.
+    stream_maxlen: int = 100_000
+    partitions: int = 1
+    reply_ttl_ms: int = 120_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BusSettings:
+        env = os.environ if env is None else env
+        url = _get(env, "REDIS_URL", cls.redis_url)
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"Config 'REDIS_URL' has value '{url}'. Must start with redis://, rediss:// or unix://.")
+        return cls(
+            redis_url=url,
+            redis_cluster=env_bool(env, "REDIS_CLUSTER", False),
+            stream_maxlen=env_int(env, "BUS_STREAM_MAXLEN", cls.stream_maxlen, minimum=1000),
+            partitions=env_int(env, "BUS_PARTITIONS", cls.partitions, minimum=1),
+            reply_ttl_ms=env_int(env, "BUS_REPLY_TTL_MS", cls.reply_ttl_ms, minimum=1000),
+        )
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batch jobs and callbacks (Celery on the bus's Redis): read by gateways (enqueue) and batch workers."""
+
+    bus: BusSettings = field(default_factory=BusSettings)
+    metrics_port: int = 0
+    # One callback POST may take this long; a slow receiver must not hold a worker for minutes.
+    callback_timeout_s: float = 5.0
+    # Retries after the first attempt; delay before retry n is about CALLBACK_BACKOFF_S * 2**n, jittered,
+    # capped at CALLBACK_BACKOFF_MAX_S. The defaults give up after about a minute.
+    callback_max_retries: int = 5
+    callback_backoff_s: float = 1.0
+    callback_backoff_max_s: float = 60.0
+    # Redis redelivers a message not acknowledged within this (acks_late: a worker that died mid-task). It
+    # must exceed the longest task and the longest retry delay, or a task would run twice.
+    visibility_timeout_s: float = 3600.0
+    # A job's audio waits in Redis for its worker no longer than this, even if the job is never run.
+    job_audio_ttl_s: int = 3600
+    # How long a gateway waits for the broker to take a job before answering 503.
+    enqueue_timeout_s: float = 5.0
+    # After SIGTERM the worker finishes its task for up to this long, then shuts down cold (the task is
+    # put back on the queue for another worker).
+    drain_timeout_s: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BatchSettings:
+        env = os.environ if env is None else env
+        settings = cls(
+            bus=BusSettings.from_env(env),
+            metrics_port=env_int(env, "METRICS_PORT", 0),
+            callback_timeout_s=env_float(env, "CALLBACK_TIMEOUT_S", cls.callback_timeout_s, minimum=0.1),
+            callback_max_retries=env_int(env, "CALLBACK_MAX_RETRIES", cls.callback_max_retries),
+            callback_backoff_s=env_float(env, "CALLBACK_BACKOFF_S", cls.callback_backoff_s, minimum=0.001),
+            callback_backoff_max_s=env_float(env, "CALLBACK_BACKOFF_MAX_S", cls.callback_backoff_max_s, minimum=0.001),
+            visibility_timeout_s=env_float(env, "BATCH_VISIBILITY_TIMEOUT_S", cls.visibility_timeout_s, minimum=60.0),
+            job_audio_ttl_s=env_int(env, "JOB_AUDIO_TTL_S", cls.job_audio_ttl_s, minimum=60),
+            enqueue_timeout_s=env_float(env, "BATCH_ENQUEUE_TIMEOUT_S", cls.enqueue_timeout_s, minimum=0.1),
+            drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+        )
+        longest_wait = settings.callback_backoff_max_s + settings.callback_timeout_s
+        if settings.visibility_timeout_s <= longest_wait:
+            raise ConfigError(
+                f"Config 'BATCH_VISIBILITY_TIMEOUT_S' has value '{settings.visibility_timeout_s:g}'. Must be more than"
+                f" CALLBACK_BACKOFF_MAX_S + CALLBACK_TIMEOUT_S ({longest_wait:g}): a retry held longer than the"
+                " visibility timeout is delivered twice."
+            )
+        return settings
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    bus: BusSettings = field(default_factory=BusSettings)
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    host: str = "127.0.0.1"
+    port: int = 8081
+    gateway_id: str = ""
+    api_keys: tuple[str, ...] = ()
+    request_timeout_s: float = 30.0
+    max_frame_bytes: int = 1 << 20
+    max_body_bytes: int = 16 << 20
+    max_inflight_per_conn: int = 64
+    max_pending: int = 20_000
+    drain_delay_s: float = 0.0
+    drain_timeout_s: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = os.environ if env is None else env
+        return cls(
+            bus=BusSettings.from_env(env),
+            batch=BatchSettings.from_env(env),
+            host=_get(env, "GATEWAY_HOST", cls.host),
+            port=env_int(env, "GATEWAY_PORT", cls.port, minimum=1),
+            gateway_id=_get(env, "GATEWAY_ID", "") or _instance_id("gw"),
+            api_keys=env_list(env, "API_KEYS"),
+            request_timeout_s=env_float(env, "REQUEST_TIMEOUT_S", cls.request_timeout_s, minimum=0.1),
+            max_frame_bytes=env_int(env, "MAX_FRAME_BYTES", cls.max_frame_bytes, minimum=1024),
+            max_body_bytes=env_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
+            max_inflight_per_conn=env_int(env, "MAX_INFLIGHT_PER_CONN", cls.max_inflight_per_conn, minimum=1),
+            max_pending=env_int(env, "MAX_PENDING", cls.max_pending, minimum=1),
+            drain_delay_s=env_float(env, "DRAIN_DELAY_S", cls.drain_delay_s),
+            drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+        )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    bus: BusSettings = field(default_factory=BusSettings)
+    capability: str = "redaction"
+    consumer: str = ""
+    metrics_port: int = 0
+    batch_size: int = 100
+    block_ms: int = 1000
+    # Entries idle this long in a consumer's pending list belong to a dead worker and are reclaimed.
+    claim_idle_ms: int = 5000
+    claim_interval_s: float = 1.0
+    drain_timeout_s: float = 20.0
+    redaction_engine: str = "default"
+    # A consumer that owns nothing and has not read for this long is a worker that is gone.
+    forget_consumer_after_ms: int = 3_600_000
+    # Streaming sessions: the lease a worker renews (its lapse moves the session to another worker),
+    # and how long a session may go without a frame before the worker frees it.
+    lease_ttl_ms: int = 3000
+    session_idle_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, capability: str, env: Mapping[str, str] | None = None) -> WorkerSettings:
+        env = os.environ if env is None else env
+        engine = _get(env, "REDACTION_ENGINE", cls.redaction_engine)
+        if engine not in {"default", "passthrough"}:
+            raise ConfigError(f"Config 'REDACTION_ENGINE' has value '{engine}'. Use default or passthrough.")
+        return cls(
+            bus=BusSettings.from_env(env),
+            capability=capability,
+            consumer=_get(env, "WORKER_ID", "") or _instance_id(capability),
+            metrics_port=env_int(env, "METRICS_PORT", 0),
+            batch_size=env_int(env, "WORKER_BATCH", cls.batch_size, minimum=1),
+            block_ms=env_int(env, "WORKER_BLOCK_MS", cls.block_ms, minimum=1),
+            claim_idle_ms=env_int(env, "CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=100),
+            claim_interval_s=env_float(env, "CLAIM_INTERVAL_S", cls.claim_interval_s, minimum=0.05),
+            drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+            redaction_engine=engine,
+            lease_ttl_ms=env_int(env, "SESSION_LEASE_TTL_MS", cls.lease_ttl_ms, minimum=300),
+            session_idle_s=env_float(env, "SESSION_IDLE_S", cls.session_idle_s, minimum=1.0),
+            forget_consumer_after_ms=env_int(
+                env, "FORGET_CONSUMER_AFTER_MS", cls.forget_consumer_after_ms, minimum=1000
+            ),
+        )

@@ -1,0 +1,167 @@
+"""The bus contract against a real Redis: delivery, acknowledgement, reclaiming and duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from gateway.relay import Relay
+from services import bus as buslib
+from services.bus import Bus, Reply, Request
+from services.settings import GatewaySettings, WorkerSettings
+from workers.runner import StreamRunner
+
+
+class Upper:
+    """A test engine: answers with the body upper-cased, or fails on demand."""
+
+    capability = "test"
+
+    def handle(self, request: Request) -> tuple[int, Any]:
+        if request.body == "boom":
+            raise RuntimeError("engine bug")
+        return buslib.OK, str(request.body).upper()
+
+
+def _gateway_settings(bus: Bus, **kw: Any) -> GatewaySettings:
+    return GatewaySettings(bus=bus.settings, gateway_id=f"gw-test-{time.monotonic_ns()}", **kw)
+
+
+async def _started_relay(bus: Bus, **kw: Any) -> Relay:
+    relay = Relay(bus, _gateway_settings(bus, **kw))
+    await relay.start()
+    for _ in range(100):
+        if relay.healthy and relay._reader_ready.is_set():
+            return relay
+        await asyncio.sleep(0.02)
+    raise AssertionError("relay never became healthy")
+
+
+async def _run_worker(bus: Bus, consumer: str, **kw: Any) -> tuple[StreamRunner, asyncio.Task[None]]:
+    settings = WorkerSettings(bus=bus.settings, capability="test", consumer=consumer, block_ms=100, **kw)
+    runner = StreamRunner(bus, settings, Upper())
+    return runner, asyncio.create_task(runner.run())
+
+
+async def test_requests_round_trip_and_leave_nothing_in_redis(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    runner, task = await _run_worker(bus, "w1")
+    try:
+        replies = await asyncio.gather(*(relay.submit("test", "s1", "x", f"msg {i}") for i in range(500)))
+        assert [r.body for r in replies] == [f"MSG {i}" for i in range(500)]
+        assert all(r.status == buslib.OK for r in replies)
+        # Payloads are personal data: processed requests are deleted, read replies trimmed.
+        assert await bus.client.xlen(buslib.request_stream("test")) == 0
+        await asyncio.sleep(1.2)  # one more reader round trims the last batch
+        assert await bus.client.xlen(relay.reply_stream) <= 1
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
+
+
+async def test_engine_exception_is_answered_once_and_worker_survives(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    runner, task = await _run_worker(bus, "w1")
+    try:
+        bad, good = await asyncio.gather(relay.submit("test", "s", "x", "boom"), relay.submit("test", "s", "x", "ok"))
+        assert bad.status == buslib.INTERNAL and "internal error" in bad.body
+        assert good.body == "OK"
+        assert not task.done()
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
+
+
+async def test_entries_of_a_dead_consumer_are_reclaimed(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    stream, group = buslib.request_stream("test"), "test"
+    await bus.ensure_group(stream, group)
+    futures = [relay.submit("test", "s", "x", f"m{i}") for i in range(10)]
+    await asyncio.sleep(0.2)
+    # A consumer takes the entries and dies before answering: they sit in its pending list.
+    taken = await bus.read_group(stream, group, "dead-worker", 100, 100)
+    assert len(taken) == 10
+    runner, task = await _run_worker(bus, "live", claim_idle_ms=300, claim_interval_s=0.1)
+    try:
+        replies = await asyncio.wait_for(asyncio.gather(*futures), 10)
+        assert sorted(r.body for r in replies) == sorted(f"M{i}" for i in range(10))
+        pending = await bus.client.xpending(stream, group)
+        assert pending["pending"] == 0
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
+
+
+async def test_a_second_reply_for_the_same_request_is_dropped(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    try:
+        future = relay.submit("test", "s", "x", "hello")
+        await asyncio.sleep(0.2)
+        entries: Any = await bus.client.xrange(buslib.request_stream("test"))
+        request = Request.decode(entries[0][1][buslib.FIELD])
+        first, second = Reply.to(request, buslib.OK, "first"), Reply.to(request, buslib.OK, "second")
+        await bus.publish([(relay.reply_stream, [first.encode(), second.encode()])])
+        assert (await asyncio.wait_for(future, 5)).body == "first"
+        await asyncio.sleep(0.3)
+        assert relay.pending_count == 0
+    finally:
+        await relay.stop()
+
+
+async def test_no_worker_means_a_timeout_reply_not_a_hang(bus: Bus) -> None:
+    relay = await _started_relay(bus, request_timeout_s=0.5)
+    try:
+        reply = await asyncio.wait_for(relay.submit("nobody-serves-this", "s", "x", "hi"), 5)
+        assert reply.status == buslib.TIMEOUT
+    finally:
+        await relay.stop()
+
+
+async def test_malformed_and_expired_entries_are_acknowledged_without_a_reply(bus: Bus) -> None:
+    stream = buslib.request_stream("test")
+    await bus.ensure_group(stream, "test")
+    expired = Request("r1", "s", buslib.reply_stream("gw-x"), 0, time.time() - 1, "x", "late")
+    await bus.publish([(stream, [b"\xc1not msgpack", expired.encode()])])
+    runner, task = await _run_worker(bus, "w1")
+    try:
+        for _ in range(50):
+            if (await bus.client.xpending(stream, "test"))["pending"] == 0 and await bus.client.xlen(stream) == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert await bus.client.xlen(stream) == 0
+        assert await bus.client.exists(buslib.reply_stream("gw-x")) == 0
+        assert not task.done()
+    finally:
+        runner.stop()
+        await task
+
+
+async def test_worker_recreates_its_group_after_redis_loses_everything(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    runner, task = await _run_worker(bus, "w1")
+    try:
+        assert (await relay.submit("test", "s", "x", "a")).body == "A"
+        await bus.client.flushall()
+        reply = await asyncio.wait_for(relay.submit("test", "s", "x", "b"), 10)
+        assert reply.body == "B"
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
+
+
+async def test_consumers_of_departed_workers_are_forgotten_unless_they_own_work(bus: Bus) -> None:
+    stream, group = buslib.request_stream("test"), "test"
+    await bus.ensure_group(stream, group)
+    await bus.publish([(stream, [Request("r", "s", "reply:{x}", 0, time.time() + 60, "x", "b").encode()])])
+    await bus.read_group(stream, group, "gone-with-work", 10, 10)  # owns one pending entry
+    await bus.client.xgroup_createconsumer(stream, group, "gone-idle")  # owns nothing
+    await asyncio.sleep(0.3)
+    removed = await bus.forget_idle_consumers(stream, group, idle_ms=200, keep="me")
+    names = {c["name"].decode() for c in await bus.client.xinfo_consumers(stream, group)}
+    assert removed == 1
+    assert names == {"gone-with-work"}

@@ -1,0 +1,218 @@
+"""Streaming sessions over the bus against a real Redis: affinity, failover on a worker crash, abort.
+
+The engine here is a small text "recogniser": input bytes are text and each sentence is an event once
+its full stop arrives, so what a crash may lose or repeat is easy to see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gateway.relay import Relay
+from gateway.streaming import SessionError, StreamingSession
+from services import bus as buslib
+from services.bus import Bus
+from services.settings import BusSettings, GatewaySettings, WorkerSettings
+from workers.sessions import SessionRunner
+
+TEXT = " ".join(f"Sentence number {i} has some words in it." for i in range(40))
+SENTENCES = [s.strip() + "." for s in TEXT.split(".") if s.strip()]
+
+
+@dataclass
+class _State:
+    offset: int
+    pending: bytes = b""
+
+
+class Sentences:
+    capability = "text"
+
+    def open(self, params: dict[str, Any], resume: dict[str, Any]) -> _State:
+        if params.get("lang") not in (None, "en"):
+            raise ValueError(f"lang: unsupported language {params.get('lang')!r}")
+        return _State(offset=int(resume.get("offset", 0)))
+
+    def feed(self, state: _State, data: bytes) -> list[dict[str, Any]]:
+        state.pending += data
+        events = []
+        while b"." in state.pending:
+            sentence, _, rest = state.pending.partition(b".")
+            consumed = len(sentence) + 1
+            state.offset += consumed
+            state.pending = rest
+            events.append({"type": "sentence", "text": sentence.decode().strip() + ".", "confirmed": state.offset})
+        return events
+
+    def finish(self, state: _State) -> list[dict[str, Any]]:
+        if state.pending.strip():
+            return [{"type": "sentence", "text": state.pending.decode().strip(), "confirmed": state.offset}]
+        return []
+
+
+def _worker(redis_url: str, name: str, lease_ms: int = 600) -> tuple[SessionRunner, Bus]:
+    settings = BusSettings(redis_url=redis_url)
+    bus = Bus.from_settings(settings)
+    worker_settings = WorkerSettings(bus=settings, capability="text", consumer=name, lease_ttl_ms=lease_ms)
+    return SessionRunner(bus, worker_settings, Sentences()), bus
+
+
+async def _relay(bus: Bus, request_timeout_s: float = 10.0) -> Relay:
+    relay = Relay(bus, GatewaySettings(bus=bus.settings, gateway_id=f"gw-{time.monotonic_ns()}",
+                                       request_timeout_s=request_timeout_s))
+    await relay.start()
+    for _ in range(100):
+        if relay.healthy:
+            return relay
+        await asyncio.sleep(0.02)
+    raise AssertionError("relay not healthy")
+
+
+async def _collect(session: StreamingSession, wait_s: float = 15) -> list[dict[str, Any]]:
+    events = []
+    while True:
+        event = await asyncio.wait_for(session.events.get(), wait_s)
+        events.append(event)
+        if event["type"] in ("done", "error"):
+            return events
+
+
+def _chunks(data: bytes, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out, i = [], 0
+    while i < len(data):
+        n = rng.randint(1, 40)
+        out.append(data[i : i + n])
+        i += n
+    return out
+
+
+@pytest.fixture
+async def relay(bus: Bus) -> Any:
+    r = await _relay(bus)
+    yield r
+    await r.stop()
+
+
+async def test_a_session_streams_in_order_to_one_worker(bus: Bus, relay: Relay, redis_url: str) -> None:
+    runner, worker_bus = _worker(redis_url, "w1")
+    task = asyncio.create_task(runner.run())
+    try:
+        session = StreamingSession(relay, "text", {"lang": "en"}, max_replay_bytes=1 << 20)
+        await session.open()
+        for chunk in _chunks(TEXT.encode(), 1):
+            session.send(chunk)
+        session.end()
+        events = await _collect(session)
+        assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
+        assert [e["index"] for e in events] == list(range(len(events)))
+        assert await bus.client.get(buslib.lease_key(session.incarnation)) is None  # released at the end
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
+
+
+async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, relay: Relay, redis_url: str) -> None:
+    first, first_bus = _worker(redis_url, "w-first")
+    second, second_bus = _worker(redis_url, "w-second")
+    first_task = asyncio.create_task(first.run())
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        await session.open()
+        second_task = asyncio.create_task(second.run())  # joins after the open, so the first worker holds it
+        chunks = _chunks(TEXT.encode(), 2)
+        half = len(chunks) // 2
+        for chunk in chunks[:half]:
+            session.send(chunk)
+        got = [await asyncio.wait_for(session.events.get(), 10) for _ in range(5)]
+        # Crash: the holder stops dead, without releasing anything (as kill -9 would).
+        for t in first._tasks:
+            t.cancel()
+        for chunk in chunks[half:]:
+            session.send(chunk)
+            await asyncio.sleep(0.002)
+        session.end()
+        events = got + await _collect(session, wait_s=20)
+        sentences = [e["text"] for e in events if e["type"] == "sentence"]
+        assert sentences == SENTENCES  # every sentence once, in order
+        assert session.reopens == 1
+        assert events[-1]["type"] == "done"
+    finally:
+        second.stop()
+        await second_task
+        first_task.cancel()
+        await first_bus.close()
+        await second_bus.close()
+
+
+async def test_an_abort_frees_the_worker_session_quickly(bus: Bus, relay: Relay, redis_url: str) -> None:
+    runner, worker_bus = _worker(redis_url, "w1", lease_ms=30_000)
+    task = asyncio.create_task(runner.run())
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        await session.open()
+        session.send(b"An unfinished sentence")
+        await asyncio.sleep(0.2)
+        assert session.incarnation in runner.sessions
+        started = time.monotonic()
+        session.abort()
+        while runner.sessions:
+            assert time.monotonic() - started < 2, "worker still holds the session 2 s after the abort"
+            await asyncio.sleep(0.02)
+        for _ in range(50):
+            if await bus.client.get(buslib.lease_key(session.incarnation)) is None:
+                break
+            await asyncio.sleep(0.02)
+        assert await bus.client.get(buslib.lease_key(session.incarnation)) is None
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
+
+
+async def test_bad_parameters_are_refused_at_open(bus: Bus, relay: Relay, redis_url: str) -> None:
+    runner, worker_bus = _worker(redis_url, "w1")
+    task = asyncio.create_task(runner.run())
+    try:
+        session = StreamingSession(relay, "text", {"lang": "xx"}, max_replay_bytes=1 << 20)
+        with pytest.raises(SessionError) as info:
+            await session.open()
+        assert info.value.status == 400 and "lang" in info.value.message
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
+
+
+async def test_no_worker_means_an_open_error_not_a_hang(bus: Bus) -> None:
+    relay = await _relay(bus, request_timeout_s=0.5)
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        with pytest.raises(SessionError) as info:
+            await session.open()
+        assert info.value.status == 504
+    finally:
+        await relay.stop()
+
+
+async def test_the_replay_buffer_is_bounded(bus: Bus, relay: Relay, redis_url: str) -> None:
+    runner, worker_bus = _worker(redis_url, "w1")
+    task = asyncio.create_task(runner.run())
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=100)
+        await session.open()
+        with pytest.raises(SessionError):
+            for _ in range(20):
+                session.send(b"no full stop here ")  # never confirmed, so never released
+        session.abort()
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()

@@ -1,0 +1,94 @@
+"""The ASR session handler's bookkeeping: timelines across a resume, confirmed offsets, scrubbing.
+
+A scripted engine stands in for the recogniser so the arithmetic is exact; the real engine is covered
+by test_asr_engine.py and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from services.asr import Utterance, Word
+from workers.asr import AsrSessionHandler
+
+RATE = 16000
+
+
+@dataclass
+class ScriptedStream:
+    """Emits a one-word utterance ending at each scripted time (seconds) once that much audio is in."""
+
+    ends: list[float]
+    samples: int = 0
+    done: list[float] = field(default_factory=list)
+
+    @property
+    def samples_consumed(self) -> int:
+        return self.samples
+
+    def feed(self, pcm: bytes) -> list[Utterance]:
+        self.samples += len(pcm) // 2
+        ready = [t for t in self.ends if t * RATE <= self.samples and t not in self.done]
+        self.done += ready
+        return [Utterance(t - 0.5, t, "word", 0.9, [Word("word", t - 0.5, t, 0.9)]) for t in ready]
+
+    def finish(self) -> list[Utterance]:
+        return []
+
+
+@dataclass
+class ScriptedEngine:
+    ends: list[float]
+    name: str = "scripted"
+
+    def open_stream(self, sample_rate: int) -> ScriptedStream:
+        return ScriptedStream(list(self.ends))
+
+
+def test_a_resumed_stream_continues_the_sessions_timeline() -> None:
+    handler = AsrSessionHandler({}, engine=ScriptedEngine([1.0]))
+    offset = 3 * RATE * 2  # resumed three seconds into the session
+    state = handler.open({"sample_rate": RATE}, {"offset": offset})
+    (event,) = handler.feed(state, b"\x00\x00" * RATE)
+    assert event["start"] == pytest.approx(3.5) and event["end"] == pytest.approx(4.0)
+    assert event["words"][0][1:3] == [pytest.approx(3.5), pytest.approx(4.0)]
+    assert event["confirmed"] == offset + RATE * 2
+
+
+def test_confirmed_never_passes_the_audio_consumed_and_never_goes_back() -> None:
+    handler = AsrSessionHandler({}, engine=ScriptedEngine([0.5, 1.0]))
+    state = handler.open({"sample_rate": RATE}, {})
+    first = handler.feed(state, b"\x00\x00" * (RATE // 2))
+    second = handler.feed(state, b"\x00\x00" * (RATE // 2))
+    assert [e["confirmed"] for e in first + second] == [RATE, 2 * RATE]
+
+
+@pytest.mark.parametrize(
+    ("params", "resume", "field"),
+    [
+        ({"sample_rate": 12345}, {}, "sample_rate"),
+        ({}, {}, "sample_rate"),
+        ({"sample_rate": RATE}, {"offset": 3}, "offset"),
+    ],
+)
+def test_bad_open_parameters_name_the_field(params: dict[str, object], resume: dict[str, object], field: str) -> None:
+    handler = AsrSessionHandler({}, engine=ScriptedEngine([]))
+    with pytest.raises(ValueError, match=field):
+        handler.open(params, resume)
+
+
+def test_scrubbed_audio_comes_back_whole_and_in_order() -> None:
+    handler = AsrSessionHandler({}, engine=ScriptedEngine([1.0]))
+    handler._redactor = lambda text: [(0, len(text), "NAME")]  # every word is a name
+    state = handler.open({"sample_rate": RATE, "scrubaudio": True}, {})
+    audio = bytes(range(256)) * (RATE * 3 // 128)  # 3 s of non-silent samples
+    events = handler.feed(state, audio[: RATE * 2]) + handler.feed(state, audio[RATE * 2 :]) + handler.finish(state)
+    pcm = b"".join(e["pcm"] for e in events if e["type"] == "audio")
+    assert len(pcm) == len(audio)
+    name = slice(int(0.5 * RATE) * 2, RATE * 2)  # the scripted word spans 0.5 s .. 1.0 s
+    assert pcm[name] == bytes(len(audio[name]))
+    assert pcm[: name.start] == audio[: name.start] and pcm[name.stop :] == audio[name.stop :]
+    # The utterance's own text is kept unless scrubtext is asked for too.
+    assert next(e for e in events if e["type"] == "utterance")["words"][0][0] == "word"

@@ -1,0 +1,276 @@
+"""The streaming worker: sessions that need one worker to see all their frames in order (audio).
+
+A session starts with an ``open`` request on the capability's request stream, taken by whichever worker
+of the consumer group reads it first. That worker leases the session (``lease:{id}``, a TTL it renews),
+answers ``opened`` with the name of its own inbox stream, and from then on the gateway sends the
+session's frames (``audio``, ``end``, ``abort``) to that inbox. Events (for ASR: final utterances) go to
+the gateway's reply stream, routed by session id, each with the position in the input up to which all
+audio is final, so the gateway can drop its replay buffer up to there.
+
+If the worker dies its leases lapse; the gateway re-opens the session (a new incarnation id) on another
+worker with ``resume`` (where to continue) and replays the audio since the last confirmed position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.exceptions import RedisError
+
+from services import bus as buslib
+from services import metrics
+from services.bus import Bus, Entry, Reply, Request
+from services.settings import WorkerSettings
+from workers.group_reader import GroupReader
+
+log = logging.getLogger("workers.sessions")
+
+_INBOX_COUNT = 500
+_INBOX_BLOCK_MS = 500
+
+
+class SessionHandler(Protocol):
+    capability: str
+
+    def open(self, params: dict[str, Any], resume: dict[str, Any]) -> Any:
+        """Start a session; raise ValueError for bad parameters (answered 400).
+
+        ``resume["offset"]``: the input byte offset this incarnation starts at (0 for a new session);
+        the first byte fed is that byte of the session's input.
+        """
+        ...
+
+    def feed(self, state: Any, data: bytes) -> list[dict[str, Any]]:
+        """Consume input; return events that became final, each with ``confirmed``: the absolute input
+        offset up to which everything is final (the gateway replays only what lies after it)."""
+        ...
+
+    def finish(self, state: Any) -> list[dict[str, Any]]:
+        """All input is in: return the last events."""
+        ...
+
+
+@dataclass
+class _Session:
+    id: str
+    reply_to: str
+    state: Any
+    last_frame: float = field(default_factory=time.monotonic)
+    next_event: int = 0
+    last_seq: int = -1
+
+
+class SessionRunner:
+    def __init__(self, bus: Bus, settings: WorkerSettings, handler: SessionHandler) -> None:
+        self.bus = bus
+        self.settings = settings
+        self.handler = handler
+        self.group = buslib.group_name(handler.capability)
+        self.streams = bus.request_streams(handler.capability)
+        self.inbox = buslib.inbox_stream(settings.consumer)
+        self.sessions: dict[str, _Session] = {}
+        self._stopping = asyncio.Event()
+        self._engine_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._active = metrics.SESSIONS_ACTIVE.labels(handler.capability)
+        self._ended = metrics.SESSIONS_ENDED
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        self._tasks = tasks = [asyncio.create_task(self._open_loop(s), name=f"open {s}") for s in self.streams]
+        tasks += [
+            asyncio.create_task(self._inbox_loop(), name="inbox"),
+            asyncio.create_task(self._lease_loop(), name="leases"),
+            asyncio.create_task(self._claim_loop(), name="claim"),
+        ]
+        log.info("session worker started", extra={"capability": self.handler.capability, "inbox": self.inbox})
+        await self._stopping.wait()
+        # Sessions in hand cannot be finished without their audio: release them so gateways fail over now
+        # instead of waiting for the leases to lapse.
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for session_id in list(self.sessions):
+            with contextlib.suppress(RedisError, OSError):
+                await self.bus.release_lease(session_id, self.settings.consumer)
+            self._drop(session_id, "shutdown")
+        log.info("session worker stopped", extra={"capability": self.handler.capability})
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    # -- opening -----------------------------------------------------------------------------------
+    async def _open_loop(self, stream: str) -> None:
+        reader = GroupReader(self.bus, stream, self.group, self.handler.capability, self._sleep)
+
+        async def read_and_open() -> None:
+            entries = await self.bus.read_group(stream, self.group, self.settings.consumer, 20, 500)
+            if entries:
+                await self._open(stream, entries)
+
+        while not self._stopping.is_set():
+            await reader.step(read_and_open)
+
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._sleep(self.settings.claim_interval_s)
+            for stream in self.streams:
+                with contextlib.suppress(RedisError, OSError):
+                    entries = await self.bus.claim_stale(
+                        stream, self.group, self.settings.consumer, self.settings.claim_idle_ms, 20
+                    )
+                    if entries:
+                        await self._open(stream, entries)
+
+    async def _open(self, stream: str, entries: Sequence[Entry]) -> None:
+        replies: list[tuple[str, Reply]] = []
+        for entry in entries:
+            request = entry.request
+            if request is None or request.expired() or request.kind != "open":
+                continue
+            reply = await self._open_one(request)
+            replies.append((request.reply_to, reply))
+        await self.bus.reply_and_ack(stream, self.group, [e.entry_id for e in entries], replies)
+
+    async def _open_one(self, request: Request) -> Reply:
+        body = request.body if isinstance(request.body, dict) else {}
+        params, resume = body.get("params") or {}, body.get("resume") or {}
+        try:
+            async with self._engine_lock:
+                state = await asyncio.to_thread(self.handler.open, params, resume)
+        except ValueError as exc:
+            return Reply.to(request, buslib.BAD_REQUEST, str(exc))
+        except Exception as exc:
+            # A bug or a missing engine piece must not take the open loop down; the client gets an answer.
+            log.error("session open failed", extra={"error": type(exc).__name__, "at": traceback_where(exc)})
+            return Reply.to(request, buslib.INTERNAL, "internal error while opening the session")
+        if not await self.bus.acquire_lease(request.session, self.settings.consumer, self.settings.lease_ttl_ms):
+            # Another worker holds it (a re-delivered open): that worker answers the session.
+            return Reply.to(request, buslib.UNAVAILABLE, "session is held by another worker")
+        # Events are numbered across incarnations so the gateway can drop one it already delivered.
+        first_event = int(resume.get("events", 0)) if isinstance(resume.get("events", 0), int) else 0
+        self.sessions[request.session] = _Session(request.session, request.reply_to, state, next_event=first_event)
+        self._active.set(len(self.sessions))
+        return Reply.to(request, buslib.OK, {"type": "opened", "inbox": self.inbox, "worker": self.settings.consumer})
+
+    # -- frames ------------------------------------------------------------------------------------
+    async def _inbox_loop(self) -> None:
+        last_id = b"0-0"
+        backoff = 0.05
+        while not self._stopping.is_set():
+            try:
+                last_id, frames = await self.bus.read_inbox(self.inbox, last_id, _INBOX_COUNT, _INBOX_BLOCK_MS)
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                await self._bus_error(exc, backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            if frames:
+                await self._frames(frames)
+            self._reap_idle()
+
+    async def _frames(self, frames: Sequence[Request]) -> None:
+        # One session at a time, each published as soon as it is done: one session's utterance does
+        # not wait for the decoding of every other session's audio that arrived in the same read.
+        by_session: dict[str, list[Request]] = {}
+        for frame in frames:
+            by_session.setdefault(frame.session, []).append(frame)
+        for batch in by_session.values():
+            async with self._engine_lock:
+                events, finished = await asyncio.to_thread(self._apply, batch)
+            for session_id, outcome in finished:
+                self._drop(session_id, outcome)
+            if events or finished:
+                try:
+                    await self.bus.send_replies(events, [s for s, _ in finished], self.settings.consumer)
+                except (RedisError, OSError):
+                    # The events are lost: give the session up so its lease lapses and the gateway
+                    # replays its audio since the last event it got, here or on another worker.
+                    self._drop(batch[0].session, "lease_lost")
+                    log.warning("session events not published; session given up")
+
+    def _apply(self, frames: Sequence[Request]) -> tuple[list[tuple[str, Reply]], list[tuple[str, str]]]:
+        """Run the engine over a batch of frames, in order per session (in the engine thread).
+
+        Returns the events to publish and the sessions that ended, with how.
+        """
+        events: list[tuple[str, Reply]] = []
+        finished: list[tuple[str, str]] = []
+        for frame in frames:
+            session = self.sessions.get(frame.session)
+            if session is None or frame.seq <= session.last_seq:
+                continue  # not ours (any more), or a repeat
+            session.last_seq = frame.seq
+            session.last_frame = time.monotonic()
+            try:
+                if frame.kind == "audio" and isinstance(frame.body, bytes):
+                    produced = self.handler.feed(session.state, frame.body)
+                elif frame.kind == "end":
+                    produced = [*self.handler.finish(session.state), {"type": "done"}]
+                    finished.append((session.id, "ended"))
+                elif frame.kind == "abort":
+                    produced = []
+                    finished.append((session.id, "aborted"))
+                else:
+                    continue
+            except Exception as exc:
+                log.error("session engine failed", extra={"error": type(exc).__name__, "at": traceback_where(exc)})
+                produced = [{"type": "error", "message": "internal error while processing audio"}]
+                finished.append((session.id, "error"))
+            for event in produced:
+                event["index"] = session.next_event
+                events.append((session.reply_to, Reply("", session.id, session.next_event, buslib.OK, event)))
+                session.next_event += 1
+            if finished and finished[-1][0] == session.id:
+                session.last_seq = 1 << 62  # nothing after the end counts
+        return events, finished
+
+    def _drop(self, session_id: str, outcome: str) -> None:
+        if self.sessions.pop(session_id, None) is not None:
+            self._ended.labels(self.handler.capability, outcome).inc()
+            self._active.set(len(self.sessions))
+
+    def _reap_idle(self) -> None:
+        # A session whose gateway went away sends nothing more: free it after the idle limit.
+        cutoff = time.monotonic() - self.settings.session_idle_s
+        for session_id in [s.id for s in self.sessions.values() if s.last_frame < cutoff]:
+            self._drop(session_id, "idle")
+
+    # -- leases ------------------------------------------------------------------------------------
+    async def _lease_loop(self) -> None:
+        interval = self.settings.lease_ttl_ms / 3000
+        while not self._stopping.is_set():
+            await self._sleep(interval)
+            ids = list(self.sessions)
+            try:
+                held = await self.bus.renew_leases(ids, self.settings.consumer, self.settings.lease_ttl_ms)
+            except (RedisError, OSError):
+                continue
+            for session_id, ok in zip(ids, held, strict=True):
+                if not ok:
+                    # Lapsed (we were too slow, or Redis restarted): the gateway has moved the session.
+                    self._drop(session_id, "lease_lost")
+
+    async def _bus_error(self, exc: BaseException, backoff: float) -> None:
+        metrics.WORKER_BUS_ERRORS.labels(self.handler.capability).inc()
+        log.warning("bus error", extra={"error": type(exc).__name__, "retry_in_s": backoff})
+        await self._sleep(backoff)
+
+
+def traceback_where(exc: BaseException) -> str:
+    """file:line of the innermost frame: where a bug is, without the exception's message (it may quote data)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
