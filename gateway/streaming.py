@@ -4,7 +4,8 @@ The session is opened on the capability's worker pool; the worker that takes it 
 and holds a lease. Input goes to that inbox in order and is kept in a replay buffer until the worker
 confirms it (every event carries ``confirmed``: input bytes final so far). If the lease lapses the
 session is re-opened on another worker under a new incarnation id, with ``resume`` telling it where to
-continue, and the unconfirmed input is sent again. Events are numbered across incarnations, so one
+continue (and the engine ``checkpoint`` the last event carried, so the rest decodes as it would have
+there), and the unconfirmed input is sent again. Events are numbered across incarnations, so one
 that arrives twice is dropped: the client sees every event once, in order, and only a little delay.
 """
 
@@ -62,6 +63,7 @@ class StreamingSession:
         self._replay: deque[tuple[int, bytes]] = deque()  # (offset, chunk) not yet confirmed
         self._replay_bytes = 0
         self._delivered = 0  # events handed to the client, across incarnations
+        self._checkpoint: dict[str, Any] = {}  # engine state as of the last confirmed input (for a re-open)
         self._ended = False
         self._closed = False
         self._failover: asyncio.Task[None] | None = None
@@ -124,7 +126,7 @@ class StreamingSession:
         self._inbox = ""
         self._seq = 0
         self.relay.route_session(self._incarnation, self._on_event)
-        resume = {"offset": self._confirmed, "events": self._delivered}
+        resume = {"offset": self._confirmed, "events": self._delivered, "checkpoint": self._checkpoint}
         reply = await self.relay.submit(
             self.capability, self._incarnation, "open", {"params": self.params, "resume": resume}
         )
@@ -150,6 +152,9 @@ class StreamingSession:
         index = event.get("index")
         if isinstance(index, int) and index < self._delivered:
             return  # already delivered by an earlier incarnation
+        checkpoint = event.pop("checkpoint", None)
+        if isinstance(checkpoint, dict):
+            self._checkpoint = checkpoint
         confirmed = event.get("confirmed")
         if isinstance(confirmed, int):
             self._confirm(confirmed)

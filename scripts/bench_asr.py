@@ -1,16 +1,19 @@
 """Streaming transcription benchmark: how many real-time V-Blaze streams an ASR worker core keeps up with.
 
-    python -m scripts.bench_asr [--max-streams 24] [--workers 2] [--seconds 30]
+    python -m scripts.bench_asr [--max-streams 24] [--workers 2] [--seconds 30] [--ramp 3]
 
 Starts redis, one gateway, nginx and W ASR workers (default: one per core) with the topology launcher,
 and builds or reuses the 16 kHz festival corpus (scripts/make_asr_corpus.py). Then, for N = 1, 2, 4, 6,
 8, ... concurrent streams: every stream opens ``/transcribe?outstream=true`` through nginx and sends a WAV
 of corpus files joined with pauses (``--seconds`` of audio, a different mix per stream) at real-time pace,
 as a live source would: the 100 ms chunk holding audio [k/10, (k+1)/10) s is sent at
-start + (k+1)/10 s on the monotonic clock, so lateness never accumulates; stream starts are spread over
-one chunk interval. For each streamed utterance the delay is its arrival time minus (the stream's start
+start + (k+1)/10 s on the monotonic clock, so lateness never accumulates. Streams start evenly spread
+over the first ``--ramp`` seconds (default 3), as calls arrive; with ``--ramp 0.1`` all start within one
+chunk, a worst case in which the first utterance of every stream waits for the others' channel estimates
+(the engine holds each stream's first 2 s of speech back for its cepstral mean, then catches up).
+For each streamed utterance the delay is its arrival time minus (the stream's start
 + the utterance's ``end``): from the end of speech to the final utterance reaching the client. It includes
-the engine's end-of-utterance pause (420 ms of silence) and up to one chunk (100 ms) of capture.
+the engine's end-of-utterance pause (300 ms of silence) and up to one chunk (100 ms) of capture.
 
 Per step: delay p50 / p95 / max, the ASR workers' CPU (utime + stime from /proc) per second of audio
 (RTF), and errors (streams that failed to connect, got an error message, timed out, missed the transcript,
@@ -61,6 +64,7 @@ class ClientJob(TypedDict):
     streams: int
     seconds: float
     offset: int  # shifts which corpus files each stream starts with
+    ramp: float  # stream starts are spread over this many seconds
 
 
 class StepResult(TypedDict):
@@ -227,6 +231,7 @@ async def _one(
 
 async def _client(job: ClientJob) -> StepResult:
     url, files, streams, seconds, offset = job["url"], job["files"], job["streams"], job["seconds"], job["offset"]
+    ramp = job["ramp"]
     cpu0, wall0 = time.process_time(), time.monotonic()
     pcms = [_read_pcm(Path(f)) for f in files]
     # A different mix per stream (and per step), so streams are not in lock-step on identical audio.
@@ -237,7 +242,7 @@ async def _client(job: ClientJob) -> StepResult:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         tasks = [
-            asyncio.create_task(_one(session, url, wavs[i], clock=clock, phase=i * CHUNK_S / streams, st=states[i]))
+            asyncio.create_task(_one(session, url, wavs[i], clock=clock, phase=i * ramp / streams, st=states[i]))
             for i in range(streams)
         ]
         # Connect everyone first (bounded in time), then start every stream's clock from one instant.
@@ -247,7 +252,7 @@ async def _client(job: ClientJob) -> StepResult:
             await asyncio.sleep(0.02)
         clock.start = time.monotonic() + 0.2
         clock.ready.set()
-        hard = seconds + CONNECT_TIMEOUT_S + TAIL_TIMEOUT_S + 30
+        hard = ramp + seconds + CONNECT_TIMEOUT_S + TAIL_TIMEOUT_S + 30
         _, pending = await asyncio.wait(tasks, timeout=hard)
         for task in pending:
             task.cancel()
@@ -280,16 +285,19 @@ def _client_process(job: ClientJob, out: mp.Queue) -> None:  # type: ignore[type
     out.put(uvloop.run(_client(job)))
 
 
-def run_client(url: str, files: list[str], streams: int, seconds: float, offset: int) -> StepResult | None:
+def run_client(
+    url: str, files: list[str], streams: int, seconds: float, offset: int, *, ramp: float = CHUNK_S
+) -> StepResult | None:
     """One step's client in a fresh process; None if it did not report in time (it is then killed)."""
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    job: ClientJob = {"url": url, "files": files, "streams": streams, "seconds": seconds, "offset": offset}
+    job: ClientJob = {"url": url, "files": files, "streams": streams, "seconds": seconds, "offset": offset,
+                      "ramp": ramp}
     proc = ctx.Process(target=_client_process, args=(job, out))
     proc.start()
     result: StepResult | None = None
     try:
-        result = out.get(timeout=seconds + CONNECT_TIMEOUT_S + TAIL_TIMEOUT_S + 60)
+        result = out.get(timeout=ramp + seconds + CONNECT_TIMEOUT_S + TAIL_TIMEOUT_S + 60)
     except Exception:  # queue.Empty, or the child died
         result = None
     proc.join(10)
@@ -412,15 +420,16 @@ def run_steps(topo: Topology, args: argparse.Namespace, files: list[str], began:
     # Warm-up, not reported: one short stream per worker.
     run_client(url, files, args.workers, 6.0, 0)
     print(f"ASR streaming benchmark: {args.workers} ASR workers, 1 gateway, nginx, redis; {args.seconds:.0f} s of "
-          f"16 kHz audio per stream at real-time pace, 100 ms chunks, outstream=true; {os.cpu_count()} cores "
+          f"16 kHz audio per stream at real-time pace, 100 ms chunks, outstream=true, starts spread over "
+          f"{args.ramp:g} s; {os.cpu_count()} cores "
           f"shared by client and servers; load average {os.getloadavg()[0]:.2f} before", flush=True)
     print(HEADER, flush=True)
     for index, n in enumerate(steps(args.max_streams)):
-        if time.monotonic() - began + args.seconds + 20 > args.budget:
+        if time.monotonic() - began + args.ramp + args.seconds + 20 > args.budget:
             notes.append(f"stopped before N={n}: --budget {args.budget:.0f} s")
             break
         w0, s0, h0, t0 = snapshot(workers), sum(snapshot(stack)), host_busy_seconds(), time.monotonic()
-        result = run_client(url, files, n, args.seconds, 3 * index)
+        result = run_client(url, files, n, args.seconds, 3 * index, ramp=args.ramp)
         w1, s1, h1, window = snapshot(workers), sum(snapshot(stack)), host_busy_seconds(), time.monotonic() - t0
         dead = [p.name for p in topo.procs if not p.alive()]
         if result is None:
@@ -451,11 +460,12 @@ def main() -> None:
     parser.add_argument("--max-streams", type=int, default=24, help="highest N tried (default 24)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ASR workers (default: one per core)")
     parser.add_argument("--seconds", type=float, default=30.0, help="audio per stream per step (default 30)")
+    parser.add_argument("--ramp", type=float, default=3.0, help="stream starts spread over this many s (default 3)")
     parser.add_argument("--keep-going", action="store_true", help="go on past a failing step (to see the curve)")
     parser.add_argument("--budget", type=float, default=540.0, help="start no step that would end past this (s)")
     args = parser.parse_args()
-    if args.max_streams < 1 or args.workers < 1 or not 5 <= args.seconds <= 120:
-        parser.error("--max-streams and --workers must be >= 1, --seconds between 5 and 120")
+    if args.max_streams < 1 or args.workers < 1 or not 5 <= args.seconds <= 120 or not 0 <= args.ramp <= 30:
+        parser.error("--max-streams and --workers must be >= 1, --seconds between 5 and 120, --ramp 0 to 30")
     began = time.monotonic()
     files = [str(f) for f in corpus_files()]
     run_dir = ROOT / ".run" / "bench-asr"

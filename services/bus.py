@@ -99,6 +99,11 @@ def lease_key(session_id: str) -> str:
     return f"lease:{{{session_id}}}"
 
 
+def load_key(capability: str) -> str:
+    """Hash of a session pool's workers: consumer -> "sessions held:unix ms of the report"."""
+    return f"load:{{{capability}}}"
+
+
 # Batch jobs (Celery). Queue names become Redis list keys under the prefix, so they are named here too.
 BATCH_KEY_PREFIX = "batch:"
 BATCH_JOBS_QUEUE = "batch.jobs"
@@ -417,6 +422,28 @@ class Bus:
         for session_id in session_ids:
             pipe.eval(_RENEW_IF_HELD, 1, lease_key(session_id), owner, ttl_ms)
         return [bool(r) for r in await pipe.execute()]
+
+    async def report_load(self, capability: str, consumer: str, sessions: int) -> None:
+        await self.client.hset(load_key(capability), consumer, f"{sessions}:{int(time.time() * 1000)}")
+
+    async def forget_load(self, capability: str, consumer: str) -> None:
+        await self.client.hdel(load_key(capability), consumer)
+
+    async def worker_loads(self, capability: str, max_age_ms: int) -> dict[str, int]:
+        """Sessions held per worker, from reports newer than max_age_ms; older ones (workers gone) are removed."""
+        raw = await self.client.hgetall(load_key(capability))
+        now_ms = int(time.time() * 1000)
+        loads: dict[str, int] = {}
+        stale: list[bytes | str] = []
+        for field_name, value in raw.items():
+            count, _, at = (value.decode() if isinstance(value, bytes) else value).partition(":")
+            if not count.isdigit() or not at.isdigit() or now_ms - int(at) > max(max_age_ms, 60_000):
+                stale.append(field_name)
+            elif now_ms - int(at) <= max_age_ms:
+                loads[field_name.decode() if isinstance(field_name, bytes) else field_name] = int(count)
+        if stale:
+            await self.client.hdel(load_key(capability), *stale)
+        return loads
 
     async def release_lease(self, session_id: str, owner: str) -> None:
         await self.client.eval(_RELEASE_IF_HELD, 1, lease_key(session_id), owner)

@@ -54,9 +54,10 @@ class AsrSessionHandler:
         scrub_text, scrub_audio = bool(params.get("scrubtext")), bool(params.get("scrubaudio"))
         if scrub_text or scrub_audio:
             self._load_redactor()
-        return AsrSession(
-            self.engine.open_stream(rate), rate, offset, offset, scrub_text, scrub_audio, audio_start=offset
-        )
+        # The engine state of the session's earlier incarnation (a crash moved it here): decode the same way.
+        checkpoint = resume.get("checkpoint")
+        stream = self.engine.open_stream(rate, checkpoint if isinstance(checkpoint, dict) else None)
+        return AsrSession(stream, rate, offset, offset, scrub_text, scrub_audio, audio_start=offset)
 
     def feed(self, state: AsrSession, data: bytes) -> list[dict[str, Any]]:
         if state.scrub_audio:
@@ -83,14 +84,18 @@ class AsrSessionHandler:
             state.confirmed = max(state.confirmed, min(end_bytes, consumed))
             shown = words if state.scrub_text else [Word(w.word, w.start + shift, w.end + shift, w.confidence)
                                                     for w in utt.words]
-            events.append({
+            event: dict[str, Any] = {
                 "type": "utterance",
                 "start": utt.start + shift,
                 "end": utt.end + shift,
                 "confidence": utt.confidence,
                 "words": [[w.word, w.start, w.end, w.confidence] for w in shown],
                 "confirmed": state.confirmed,
-            })
+            }
+            checkpoint = state.stream.checkpoint()
+            if checkpoint:
+                event["checkpoint"] = checkpoint  # kept by the gateway for a re-open, never shown to the client
+            events.append(event)
         if last and state.scrub_audio and state.audio:
             events.append(self._audio_until(state, state.audio_start + len(state.audio), []))
         return events

@@ -33,6 +33,12 @@ log = logging.getLogger("workers.sessions")
 
 _INBOX_COUNT = 500
 _INBOX_BLOCK_MS = 500
+# Opening: one at a time, and not while a live peer holds fewer sessions (it takes the open instead), so
+# sessions spread evenly over the pool. A peer that leaves an open unread for _MAX_DEFERS * _DEFER_S
+# (busy or stuck) loses its turn.
+_OPEN_BLOCK_MS = 250
+_DEFER_S = 0.05
+_MAX_DEFERS = 20
 
 
 class SessionHandler(Protocol):
@@ -77,6 +83,7 @@ class SessionRunner:
         self.sessions: dict[str, _Session] = {}
         self._stopping = asyncio.Event()
         self._engine_lock = asyncio.Lock()
+        self._deferred = 0  # opens left to lighter peers in a row
         self._tasks: list[asyncio.Task[None]] = []
         self._active = metrics.SESSIONS_ACTIVE.labels(handler.capability)
         self._ended = metrics.SESSIONS_ENDED
@@ -85,6 +92,8 @@ class SessionRunner:
         self._stopping.set()
 
     async def run(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._report_load()  # announce this worker: busier peers leave new sessions to it
         self._tasks = tasks = [asyncio.create_task(self._open_loop(s), name=f"open {s}") for s in self.streams]
         tasks += [
             asyncio.create_task(self._inbox_loop(), name="inbox"),
@@ -104,6 +113,8 @@ class SessionRunner:
             with contextlib.suppress(RedisError, OSError):
                 await self.bus.release_lease(session_id, self.settings.consumer)
             self._drop(session_id, "shutdown")
+        with contextlib.suppress(RedisError, OSError):
+            await self.bus.forget_load(self.handler.capability, self.settings.consumer)
         log.info("session worker stopped", extra={"capability": self.handler.capability})
 
     async def _sleep(self, seconds: float) -> None:
@@ -115,12 +126,32 @@ class SessionRunner:
         reader = GroupReader(self.bus, stream, self.group, self.handler.capability, self._sleep)
 
         async def read_and_open() -> None:
-            entries = await self.bus.read_group(stream, self.group, self.settings.consumer, 20, 500)
+            if await self._lighter_peer():
+                await self._sleep(_DEFER_S)
+                return
+            entries = await self.bus.read_group(stream, self.group, self.settings.consumer, 1, _OPEN_BLOCK_MS)
             if entries:
                 await self._open(stream, entries)
+                await self._report_load()
 
         while not self._stopping.is_set():
             await reader.step(read_and_open)
+
+    async def _lighter_peer(self) -> bool:
+        """Whether to leave the next open to a live peer that holds fewer sessions than this worker."""
+        if not self.sessions or self._deferred >= _MAX_DEFERS:
+            self._deferred = 0
+            return False
+        loads = await self.bus.worker_loads(self.handler.capability, 2 * self.settings.lease_ttl_ms)
+        mine = len(self.sessions)
+        if any(n < mine for worker, n in loads.items() if worker != self.settings.consumer):
+            self._deferred += 1
+            return True
+        self._deferred = 0
+        return False
+
+    async def _report_load(self) -> None:
+        await self.bus.report_load(self.handler.capability, self.settings.consumer, len(self.sessions))
 
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
@@ -191,6 +222,9 @@ class SessionRunner:
                 events, finished = await asyncio.to_thread(self._apply, batch)
             for session_id, outcome in finished:
                 self._drop(session_id, outcome)
+            if finished:
+                with contextlib.suppress(RedisError, OSError):
+                    await self._report_load()
             if events or finished:
                 try:
                     await self.bus.send_replies(events, [s for s, _ in finished], self.settings.consumer)
@@ -255,6 +289,7 @@ class SessionRunner:
             ids = list(self.sessions)
             try:
                 held = await self.bus.renew_leases(ids, self.settings.consumer, self.settings.lease_ttl_ms)
+                await self._report_load()  # also this worker's heartbeat in the load table
             except (RedisError, OSError):
                 continue
             for session_id, ok in zip(ids, held, strict=True):

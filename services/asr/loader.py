@@ -1,6 +1,7 @@
 """Choose and load the engine from configuration.
 
 ASR_ENGINE = pocketsphinx (default) | vosk:<model dir> | whisper:<model dir>
+ASR_DECODERS = pocketsphinx decoders loaded at start (default 2; more are loaded as concurrent utterances need)
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from .types import AsrConfigError, AsrEngine
 
 VARIABLE = "ASR_ENGINE"
 DEFAULT = "pocketsphinx"
+DECODERS_VARIABLE = "ASR_DECODERS"
+DEFAULT_DECODERS = 2
 
 
 def _model_dir(kind: str, value: str, raw: str) -> Path:
@@ -23,6 +26,15 @@ def _model_dir(kind: str, value: str, raw: str) -> Path:
     return path
 
 
+def _decoders(env: Mapping[str, str]) -> int:
+    raw = env.get(DECODERS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_DECODERS
+    if not raw.isdigit() or not 1 <= int(raw) <= 64:
+        raise AsrConfigError(f"Config {DECODERS_VARIABLE!r} has value {raw!r}: expected a whole number from 1 to 64")
+    return int(raw)
+
+
 def load_engine(env: Mapping[str, str]) -> AsrEngine:
     raw = env.get(VARIABLE, "").strip() or DEFAULT
     kind, _, value = raw.partition(":")
@@ -32,7 +44,7 @@ def load_engine(env: Mapping[str, str]) -> AsrEngine:
             raise AsrConfigError(f"Config {VARIABLE!r} has value {raw!r}: pocketsphinx takes no argument")
         from .sphinx import PocketsphinxEngine
 
-        return PocketsphinxEngine()
+        return PocketsphinxEngine(preload=_decoders(env))
     if kind == "vosk":
         from .vosk_engine import VoskEngine
 

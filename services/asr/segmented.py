@@ -10,7 +10,7 @@ them), and only finishes at the endpoint (pocketsphinx: little decoding is left 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from .pcm import Resampler, SampleAssembler, Samples, check_rate
 from .types import StreamClosedError, Utterance
@@ -32,6 +32,10 @@ class IncrementalDecoder(Protocol):
 
     def finish(self, segment: Segment | None) -> Utterance | None:
         """The segment ended (None: it was dropped); return its utterance, if it has words."""
+        ...
+
+    def checkpoint(self) -> dict[str, Any]:
+        """See AsrStream.checkpoint."""
         ...
 
 
@@ -56,6 +60,9 @@ class _Collector:
     def take(self) -> list[Utterance]:
         out, self.done = self.done, []
         return out
+
+    def checkpoint(self) -> dict[str, Any]:
+        return self.decoder.checkpoint()
 
 
 class SegmentedStream:
@@ -87,6 +94,9 @@ class SegmentedStream:
             raise StreamClosedError("feed() after finish()")
         samples = self._resampler.process(self._bytes.push(pcm))
         return self._decode_all(self._segmenter.push(samples))
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {} if self._collector is None else self._collector.checkpoint()
 
     def finish(self) -> list[Utterance]:
         if self._closed:

@@ -6,8 +6,9 @@ its audio without knowing the engine's internal sample rate. Confidences are pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +44,21 @@ class AsrStream(Protocol):
         """End of audio: return the remaining utterances. The stream takes no more audio after this."""
         ...
 
+    def checkpoint(self) -> dict[str, Any]:
+        """What a stream opened on this one's audio from the end of its last utterance needs to decode
+        the rest the same way (small, msgpack-able; {} when nothing): a session moved to another worker
+        after a crash is re-opened with it."""
+        ...
+
 
 class AsrEngine(Protocol):
     """A loaded model. Opening streams is cheap; streams of one engine may run in different threads."""
 
     name: str
 
-    def open_stream(self, sample_rate: int) -> AsrStream: ...
+    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
+        """A new stream; `checkpoint` is another stream's checkpoint() (ignored when it does not fit)."""
+        ...
 
 
 class AsrError(Exception):

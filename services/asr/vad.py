@@ -31,7 +31,9 @@ class VadConfig:
     frame_ms: int = 30  # webrtcvad takes 10, 20 or 30 ms frames
     start_window: int = 8  # frames considered for the start decision (240 ms)
     start_voiced: int = 5  # voiced frames among them needed to start (150 ms)
-    end_silence_ms: int = 420  # pause that ends an utterance
+    # Pause that ends an utterance. Festival corpus, 16 kHz: 420 ms WER 0.087, 300 ms 0.087 (120 ms sooner),
+    # 240 ms 0.102 (sentences split at commas lose their language-model context).
+    end_silence_ms: int = 300
     pre_roll_ms: int = 300
     post_roll_ms: int = 240
     min_speech_ms: int = 210

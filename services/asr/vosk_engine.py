@@ -11,6 +11,7 @@ in 0..1). Kaldi resamples the input to the model's rate itself, so any stream ra
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ class VoskStream:
         utt = parse_result(self._recognizer.Result())
         return [utt] if utt else []
 
+    def checkpoint(self) -> dict[str, Any]:
+        return {}  # Vosk adapts within an utterance only
+
     def finish(self) -> list[Utterance]:
         if self._closed:
             return []
@@ -81,5 +85,5 @@ class VoskEngine:
         except Exception as exc:  # vosk raises a bare Exception for an unusable directory
             raise AsrConfigError(f"Config {VARIABLE!r}: {str(model_dir)!r} is not a loadable Vosk model") from exc
 
-    def open_stream(self, sample_rate: int) -> AsrStream:
+    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
         return VoskStream(self._model, self._vosk, check_rate(sample_rate))

@@ -10,6 +10,7 @@ weights; greedy decoding keeps the latency of one utterance low. Its own VAD fil
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ class WhisperEngine:
         self._lock = threading.Lock()
         self.vad = vad or VadConfig()
 
-    def open_stream(self, sample_rate: int) -> AsrStream:
-        return SegmentedStream(sample_rate, self.decode_segment, self.vad)
+    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
+        return SegmentedStream(sample_rate, self.decode_segment, self.vad)  # segments are decoded alone
 
     def decode_segment(self, segment: Segment) -> Utterance | None:
         audio = segment.samples.astype("float32") / 32768.0

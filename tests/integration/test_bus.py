@@ -165,3 +165,15 @@ async def test_consumers_of_departed_workers_are_forgotten_unless_they_own_work(
     names = {c["name"].decode() for c in await bus.client.xinfo_consumers(stream, group)}
     assert removed == 1
     assert names == {"gone-with-work"}
+
+
+async def test_worker_loads_skip_quiet_workers_and_remove_departed_ones(bus: Bus) -> None:
+    key = buslib.load_key("text")
+    now_ms = int(time.time() * 1000)
+    await bus.report_load("text", "busy", 3)
+    await bus.client.hset(key, mapping={"quiet": f"2:{now_ms - 10_000}", "gone": f"1:{now_ms - 120_000}", "junk": "x"})
+    assert await bus.worker_loads("text", max_age_ms=5_000) == {"busy": 3}
+    # Quiet for a while: not counted, but kept (it may be busy); gone for over a minute, or unreadable: removed.
+    assert set(await bus.client.hkeys(key)) == {b"busy", b"quiet"}
+    await bus.forget_load("text", "busy")
+    assert await bus.worker_loads("text", max_age_ms=60_000) == {"quiet": 2}

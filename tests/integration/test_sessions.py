@@ -32,11 +32,17 @@ class _State:
 
 
 class Sentences:
+    """Each event carries a checkpoint (the sentence it ends), as the ASR engine's carry its channel estimate."""
+
     capability = "text"
+
+    def __init__(self) -> None:
+        self.resumed_with: list[Any] = []
 
     def open(self, params: dict[str, Any], resume: dict[str, Any]) -> _State:
         if params.get("lang") not in (None, "en"):
             raise ValueError(f"lang: unsupported language {params.get('lang')!r}")
+        self.resumed_with.append((resume.get("checkpoint"), resume.get("offset")))
         return _State(offset=int(resume.get("offset", 0)))
 
     def feed(self, state: _State, data: bytes) -> list[dict[str, Any]]:
@@ -47,7 +53,8 @@ class Sentences:
             consumed = len(sentence) + 1
             state.offset += consumed
             state.pending = rest
-            events.append({"type": "sentence", "text": sentence.decode().strip() + ".", "confirmed": state.offset})
+            text = sentence.decode().strip() + "."
+            events.append({"type": "sentence", "text": text, "confirmed": state.offset, "checkpoint": {"after": text}})
         return events
 
     def finish(self, state: _State) -> list[dict[str, Any]]:
@@ -144,6 +151,12 @@ async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, rel
         assert sentences == SENTENCES  # every sentence once, in order
         assert session.reopens == 1
         assert events[-1]["type"] == "done"
+        # The second worker resumed from the checkpoint of the last sentence delivered before the crash,
+        # and checkpoints never reach the client.
+        ((checkpoint, offset),) = second.handler.resumed_with  # type: ignore[attr-defined]
+        (last_before,) = [e for e in events if e.get("confirmed") == offset]
+        assert checkpoint == {"after": last_before["text"]}
+        assert all("checkpoint" not in e for e in events)
     finally:
         second.stop()
         await second_task
@@ -216,3 +229,37 @@ async def test_the_replay_buffer_is_bounded(bus: Bus, relay: Relay, redis_url: s
         runner.stop()
         await task
         await worker_bus.close()
+
+
+async def test_new_sessions_go_to_the_worker_holding_fewer(bus: Bus, relay: Relay, redis_url: str) -> None:
+    # Not to whichever worker happened to be reading: a worker that joins a busy pool takes the next opens.
+    (first, first_bus), (second, second_bus) = _worker(redis_url, "w-busy"), _worker(redis_url, "w-new")
+    tasks = [asyncio.create_task(first.run())]
+    sessions = []
+
+    async def open_one() -> None:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        await session.open()
+        sessions.append(session)
+
+    try:
+        for _ in range(3):
+            await open_one()
+        tasks.append(asyncio.create_task(second.run()))
+        for _ in range(100):
+            if "w-new" in await bus.worker_loads("text", max_age_ms=10_000):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # a read the busy worker had already started ends (it blocks up to 250 ms)
+        for _ in range(3):
+            await open_one()
+        assert (len(first.sessions), len(second.sessions)) == (3, 3)
+        for session in sessions:
+            session.end()
+            await _collect(session)
+    finally:
+        first.stop()
+        second.stop()
+        await asyncio.gather(*tasks)
+        await first_bus.close()
+        await second_bus.close()

@@ -222,6 +222,9 @@ class _FakeDecoder:
         assert segment.samples.size == self.fed
         return Utterance(segment.start, segment.end, "buzz", 1.0, [Word("buzz", segment.start, segment.end, 1.0)])
 
+    def checkpoint(self) -> dict[str, Any]:
+        return {}
+
 
 def test_a_stream_decodes_while_the_speech_comes_in() -> None:
     decoder = _FakeDecoder()

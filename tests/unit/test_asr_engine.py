@@ -190,3 +190,41 @@ def test_decoding_while_speech_comes_in_matches_decoding_whole_segments(engine: 
         x, y = a.text.split(), b.text.split()
         assert sum(p != q for p, q in zip(x, y, strict=False)) + abs(len(x) - len(y)) <= 1, (a.text, b.text)
         assert abs(a.start - b.start) < 0.05 and abs(a.end - b.end) < 0.05
+
+
+def test_a_stream_reopened_from_its_checkpoint_decodes_the_rest_as_the_first_would(engine: AsrEngine) -> None:
+    # What a worker crash does: the gateway re-opens the session elsewhere from the end of the last
+    # utterance, with the checkpoint that utterance carried.
+    pause = b"\x00\x00" * 16000
+    pcm = read_pcm("slt_16k_order.wav") + pause + read_pcm("kal_16k_card.wav") + pause + read_pcm("slt_16k_order.wav")
+    first = engine.open_stream(16000)
+    whole: list[Utterance] = []
+    checkpoint: dict[str, Any] = {}
+    for i in range(0, len(pcm), 3200):
+        got = first.feed(pcm[i : i + 3200])
+        if got and not whole:
+            checkpoint, cut = first.checkpoint(), 2 * round(got[0].end * 16000)
+        whole += got
+    whole += first.finish()
+    assert len(whole) >= 3 and checkpoint.keys() == {"cmn"}
+    resumed = run(engine, pcm[cut:], 16000, [3200] * (len(pcm[cut:]) // 3200))
+    reopened = engine.open_stream(16000, checkpoint)
+    again = [*reopened.feed(pcm[cut:]), *reopened.finish()]
+    assert [u.text for u in again] == [u.text for u in whole[1:]]
+    assert [u.start + cut / 32000 for u in again] == pytest.approx([u.start for u in whole[1:]], abs=0.01)
+    # Without the checkpoint the rest is decoded from a fresh estimate: still valid, not necessarily the same.
+    assert len(resumed) == len(whole) - 1
+
+
+@pytest.mark.parametrize("checkpoint", [{"cmn": "1,2,3"}, {"cmn": "a,b,c,d,e,f,g,h,i,j,k,l,m"}, {"cmn": 5}, {"x": 1}])
+def test_a_checkpoint_that_does_not_fit_is_ignored(engine: AsrEngine, checkpoint: dict[str, Any]) -> None:
+    pcm = read_pcm("kal_16k_card.wav")
+    plain = [u.text for u in run(engine, pcm, 16000)]
+    stream = engine.open_stream(16000, checkpoint)
+    assert [u.text for u in [*stream.feed(pcm), *stream.finish()]] == plain
+
+
+def test_decoder_count_setting_is_checked() -> None:
+    for value in ("0", "-1", "many", "65"):
+        with pytest.raises(AsrConfigError, match="ASR_DECODERS"):
+            load_engine({"ASR_DECODERS": value})

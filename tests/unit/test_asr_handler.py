@@ -6,7 +6,9 @@ by test_asr_engine.py and the end-to-end tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -37,13 +39,19 @@ class ScriptedStream:
     def finish(self) -> list[Utterance]:
         return []
 
+    def checkpoint(self) -> dict[str, Any]:
+        return {"seen": self.samples} if self.done else {}
+
 
 @dataclass
 class ScriptedEngine:
     ends: list[float]
     name: str = "scripted"
 
-    def open_stream(self, sample_rate: int) -> ScriptedStream:
+    opened_with: list[Mapping[str, Any] | None] = field(default_factory=list)
+
+    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> ScriptedStream:
+        self.opened_with.append(checkpoint)
         return ScriptedStream(list(self.ends))
 
 
@@ -92,3 +100,14 @@ def test_scrubbed_audio_comes_back_whole_and_in_order() -> None:
     assert pcm[: name.start] == audio[: name.start] and pcm[name.stop :] == audio[name.stop :]
     # The utterance's own text is kept unless scrubtext is asked for too.
     assert next(e for e in events if e["type"] == "utterance")["words"][0][0] == "word"
+
+
+def test_utterances_carry_the_engine_checkpoint_and_a_reopen_hands_it_back() -> None:
+    engine = ScriptedEngine([1.0])
+    handler = AsrSessionHandler({}, engine=engine)
+    state = handler.open({"sample_rate": RATE}, {})
+    (event,) = handler.feed(state, b"\x00\x00" * RATE)
+    assert event["checkpoint"] == {"seen": RATE}
+    handler.open({"sample_rate": RATE}, {"offset": 2 * RATE, "checkpoint": event["checkpoint"]})
+    handler.open({"sample_rate": RATE}, {"offset": 2 * RATE, "checkpoint": "not a mapping"})
+    assert engine.opened_with == [None, {"seen": RATE}, None]
