@@ -16,11 +16,18 @@ import logging
 from collections import deque
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from gateway.relay import Relay
 from services import bus as buslib
 from services.bus import Reply, Request
 
 log = logging.getLogger("gateway.streaming")
+
+# Session workers report their load every third of their lease TTL; one silent this long is gone.
+_LIVE_WORKER_MS = 10_000
+_NO_WORKER_POLLS = 20
+_NO_WORKER_POLL_S = 0.1
 
 
 class SessionError(Exception):
@@ -118,6 +125,7 @@ class StreamingSession:
         self.relay.send(self._inbox, request.encode())
 
     async def _open_incarnation(self) -> None:
+        await self._wait_for_a_worker()
         self._epoch += 1
         previous = self._incarnation
         self._incarnation = f"{self.id}.{self._epoch}"
@@ -144,6 +152,19 @@ class StreamingSession:
                 self._frame("audio", chunk[skip:])
         if self._ended:
             self._frame("end", None)
+
+    async def _wait_for_a_worker(self) -> None:
+        """With no live worker in the pool, say so within seconds, not when the open request times out."""
+        for attempt in range(_NO_WORKER_POLLS):
+            try:
+                live = await self.relay.bus.worker_loads(self.capability, _LIVE_WORKER_MS)
+            except (RedisError, OSError):
+                return  # the open request answers for Redis trouble
+            if live:
+                return
+            if attempt < _NO_WORKER_POLLS - 1:
+                await asyncio.sleep(_NO_WORKER_POLL_S)  # a worker may be starting
+        raise SessionError(buslib.UNAVAILABLE, f"no {self.capability} worker is running; try again later")
 
     def _on_event(self, reply: Reply) -> None:
         if self._closed or reply.session != self._incarnation or not isinstance(reply.body, dict):

@@ -204,7 +204,21 @@ async def test_bad_parameters_are_refused_at_open(bus: Bus, relay: Relay, redis_
         await worker_bus.close()
 
 
-async def test_no_worker_means_an_open_error_not_a_hang(bus: Bus) -> None:
+async def test_no_worker_means_an_open_error_within_seconds_not_at_the_timeout(bus: Bus) -> None:
+    relay = await _relay(bus, request_timeout_s=30)
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        started = time.monotonic()
+        with pytest.raises(SessionError) as info:
+            await session.open()
+        assert info.value.status == 503 and "no text worker" in info.value.message
+        assert time.monotonic() - started < 10
+    finally:
+        await relay.stop()
+
+
+async def test_a_worker_that_died_without_a_word_means_an_open_timeout(bus: Bus) -> None:
+    await bus.report_load("text", "w-dead", 0)  # it reported just before it died: the open waits, then 504
     relay = await _relay(bus, request_timeout_s=0.5)
     try:
         session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)

@@ -249,3 +249,16 @@ def test_scrubaudio_streams_all_the_audio_back_with_personal_words_silenced(asr_
     assert np.abs(returned[inside]).max() == 0 and np.abs(original[inside]).max() > 0  # the name is silenced
     kept = slice(int(my["start"] * 16000), int(my["end"] * 16000))
     assert np.array_equal(returned[kept], original[kept])  # the rest is untouched
+
+
+def test_with_no_asr_worker_running_the_client_is_told_to_retry_within_seconds(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, gateways=1, workers=0)
+    try:
+        started = time.monotonic()
+        messages, code = transcribe_stream(_url(stack, "output=json"), CALL[:32000])
+        assert code == 1013
+        (error,) = [json.loads(m) for op, m in messages if op == websocket.ABNF.OPCODE_TEXT]
+        assert "no asr worker" in error["error"]
+        assert time.monotonic() - started < 10  # not the 30 s request timeout
+    finally:
+        stack.topology.stop_all()
