@@ -430,10 +430,10 @@ def settings_names() -> set[str]:
     engine = (ROOT / "services" / "redaction" / "engine.py").read_text()
     engine_names = set(re.findall(r'env\.get\(\s*"(REDACTION_[A-Z0-9_]*)"', engine))
     assert "REDACTION_MARKER_HASH_KEY" in engine_names, "engine.py no longer reads as expected"
-    # The ASR engine's one variable (services/asr/loader.py).
+    # The ASR engine's variables (services/asr/loader.py).
     loader = (ROOT / "services" / "asr" / "loader.py").read_text()
-    asr_names = set(re.findall(r'^VARIABLE = "([A-Z0-9_]+)"', loader, re.M))
-    assert asr_names == {"ASR_ENGINE"}, "loader.py no longer reads as expected"
+    asr_names = set(re.findall(r'^(?:DECODERS_)?VARIABLE = "([A-Z0-9_]+)"', loader, re.M))
+    assert asr_names == {"ASR_ENGINE", "ASR_DECODERS"}, "loader.py no longer reads as expected"
     return names | engine_names | asr_names
 
 
