@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gateway.relay import Relay
 from gateway.streaming import SessionError, StreamingSession
@@ -277,3 +278,32 @@ async def test_new_sessions_go_to_the_worker_holding_fewer(bus: Bus, relay: Rela
         await asyncio.gather(*tasks)
         await first_bus.close()
         await second_bus.close()
+
+
+async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, relay: Relay, redis_url: str) -> None:
+    # Fault injection: the worker's first attempt to publish events fails as if Redis dropped the
+    # connection. The worker gives the session up, its lease lapses, and the gateway replays the audio.
+    runner, worker_bus = _worker(redis_url, "w1")
+    real_send = worker_bus.send_replies
+    failures = [RedisConnectionError("injected")]
+
+    async def flaky_send(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real_send(*args, **kwargs)
+
+    worker_bus.send_replies = flaky_send  # type: ignore[method-assign]
+    task = asyncio.create_task(runner.run())
+    try:
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        await session.open()
+        for chunk in _chunks(TEXT.encode(), 4):
+            session.send(chunk)
+        session.end()
+        events = await _collect(session, wait_s=20)
+        assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
+        assert not failures and session.reopens == 1
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
