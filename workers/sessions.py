@@ -34,11 +34,11 @@ log = logging.getLogger("workers.sessions")
 _INBOX_COUNT = 500
 _INBOX_BLOCK_MS = 500
 # Opening: one at a time, and not while a live peer holds fewer sessions (it takes the open instead), so
-# sessions spread evenly over the pool. A peer that leaves an open unread for _MAX_DEFERS * _DEFER_S
-# (busy or stuck) loses its turn.
+# sessions spread evenly over the pool. An open that stays unread for _MAX_UNREAD_CHECKS * _DEFER_S
+# (that peer is busy or stuck) is taken anyway.
 _OPEN_BLOCK_MS = 250
 _DEFER_S = 0.05
-_MAX_DEFERS = 20
+_MAX_UNREAD_CHECKS = 20
 
 
 class SessionHandler(Protocol):
@@ -83,7 +83,7 @@ class SessionRunner:
         self.sessions: dict[str, _Session] = {}
         self._stopping = asyncio.Event()
         self._engine_lock = asyncio.Lock()
-        self._deferred = 0  # opens left to lighter peers in a row
+        self._unread_checks: dict[str, int] = {}  # per request stream: deferrals that saw an open waiting
         self._tasks: list[asyncio.Task[None]] = []
         self._active = metrics.SESSIONS_ACTIVE.labels(handler.capability)
         self._ended = metrics.SESSIONS_ENDED
@@ -126,7 +126,7 @@ class SessionRunner:
         reader = GroupReader(self.bus, stream, self.group, self.handler.capability, self._sleep)
 
         async def read_and_open() -> None:
-            if await self._lighter_peer():
+            if await self._lighter_peer(stream):
                 await self._sleep(_DEFER_S)
                 return
             entries = await self.bus.read_group(stream, self.group, self.settings.consumer, 1, _OPEN_BLOCK_MS)
@@ -137,18 +137,25 @@ class SessionRunner:
         while not self._stopping.is_set():
             await reader.step(read_and_open)
 
-    async def _lighter_peer(self) -> bool:
-        """Whether to leave the next open to a live peer that holds fewer sessions than this worker."""
-        if not self.sessions or self._deferred >= _MAX_DEFERS:
-            self._deferred = 0
+    async def _lighter_peer(self, stream: str) -> bool:
+        """Whether to leave the stream's next open to a live peer that holds fewer sessions than this worker."""
+        if not self.sessions:
             return False
         loads = await self.bus.worker_loads(self.handler.capability, 2 * self.settings.lease_ttl_ms)
         mine = len(self.sessions)
-        if any(n < mine for worker, n in loads.items() if worker != self.settings.consumer):
-            self._deferred += 1
-            return True
-        self._deferred = 0
-        return False
+        if not any(n < mine for worker, n in loads.items() if worker != self.settings.consumer):
+            self._unread_checks[stream] = 0
+            return False
+        _length, unread, _pending = await self.bus.group_stats(stream, self.group)
+        if not unread:
+            self._unread_checks[stream] = 0
+            return True  # nothing waiting: keep leaving opens to the lighter peer
+        checks = self._unread_checks.get(stream, 0) + 1
+        if checks >= _MAX_UNREAD_CHECKS:
+            self._unread_checks[stream] = 0
+            return False  # the lighter peer is not taking it: take it here
+        self._unread_checks[stream] = checks
+        return True
 
     async def _report_load(self) -> None:
         await self.bus.report_load(self.handler.capability, self.settings.consumer, len(self.sessions))

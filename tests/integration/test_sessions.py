@@ -265,7 +265,7 @@ async def test_new_sessions_go_to_the_worker_holding_fewer(bus: Bus, relay: Rela
             if "w-new" in await bus.worker_loads("text", max_age_ms=10_000):
                 break
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # a read the busy worker had already started ends (it blocks up to 250 ms)
+        await asyncio.sleep(0.6)  # a read the busy worker had already started ends (it blocks up to 250 ms)
         for _ in range(3):
             await open_one()
         assert (len(first.sessions), len(second.sessions)) == (3, 3)
@@ -304,6 +304,33 @@ async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, r
         assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
         assert not failures and session.reopens == 1
     finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
+
+
+async def test_an_open_a_lighter_peer_leaves_unread_is_taken_anyway(bus: Bus, relay: Relay, redis_url: str) -> None:
+    # A peer that reports fewer sessions but does not read opens (stuck) must not strand new sessions.
+    runner, worker_bus = _worker(redis_url, "w-real")
+    task = asyncio.create_task(runner.run())
+
+    async def ghost() -> None:
+        while True:
+            await bus.report_load("text", "w-ghost", 0)
+            await asyncio.sleep(0.1)
+
+    ghosting = asyncio.create_task(ghost())
+    try:
+        sessions = [StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20) for _ in range(2)]
+        await sessions[0].open()
+        await asyncio.sleep(0.6)  # the real worker now holds one session; the ghost reports none
+        await sessions[1].open()  # the relay's 10 s timeout would make this a 504
+        assert len(runner.sessions) == 2
+        for session in sessions:
+            session.end()
+            await _collect(session)
+    finally:
+        ghosting.cancel()
         runner.stop()
         await task
         await worker_bus.close()
