@@ -7,8 +7,10 @@ its full stop arrives, so what a crash may lose or repeat is easy to see.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +103,19 @@ def _chunks(data: bytes, seed: int) -> list[bytes]:
     return out
 
 
+@contextlib.asynccontextmanager
+async def _serving(worker: tuple[SessionRunner, Bus]) -> AsyncIterator[SessionRunner]:
+    """Run a session worker for the block; then stop it and close its bus."""
+    runner, worker_bus = worker
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        await task
+        await worker_bus.close()
+
+
 @pytest.fixture
 async def relay(bus: Bus) -> Any:
     r = await _relay(bus)
@@ -109,9 +124,7 @@ async def relay(bus: Bus) -> Any:
 
 
 async def test_a_session_streams_in_order_to_one_worker(bus: Bus, relay: Relay, redis_url: str) -> None:
-    runner, worker_bus = _worker(redis_url, "w1")
-    task = asyncio.create_task(runner.run())
-    try:
+    async with _serving(_worker(redis_url, "w1")):
         session = StreamingSession(relay, "text", {"lang": "en"}, max_replay_bytes=1 << 20)
         await session.open()
         for chunk in _chunks(TEXT.encode(), 1):
@@ -121,10 +134,6 @@ async def test_a_session_streams_in_order_to_one_worker(bus: Bus, relay: Relay, 
         assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
         assert [e["index"] for e in events] == list(range(len(events)))
         assert await bus.client.get(buslib.lease_key(session.incarnation)) is None  # released at the end
-    finally:
-        runner.stop()
-        await task
-        await worker_bus.close()
 
 
 async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, relay: Relay, redis_url: str) -> None:
@@ -167,9 +176,7 @@ async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, rel
 
 
 async def test_an_abort_frees_the_worker_session_quickly(bus: Bus, relay: Relay, redis_url: str) -> None:
-    runner, worker_bus = _worker(redis_url, "w1", lease_ms=30_000)
-    task = asyncio.create_task(runner.run())
-    try:
+    async with _serving(_worker(redis_url, "w1", lease_ms=30_000)) as runner:
         session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
         await session.open()
         session.send(b"An unfinished sentence")
@@ -185,24 +192,14 @@ async def test_an_abort_frees_the_worker_session_quickly(bus: Bus, relay: Relay,
                 break
             await asyncio.sleep(0.02)
         assert await bus.client.get(buslib.lease_key(session.incarnation)) is None
-    finally:
-        runner.stop()
-        await task
-        await worker_bus.close()
 
 
 async def test_bad_parameters_are_refused_at_open(bus: Bus, relay: Relay, redis_url: str) -> None:
-    runner, worker_bus = _worker(redis_url, "w1")
-    task = asyncio.create_task(runner.run())
-    try:
+    async with _serving(_worker(redis_url, "w1")):
         session = StreamingSession(relay, "text", {"lang": "xx"}, max_replay_bytes=1 << 20)
         with pytest.raises(SessionError) as info:
             await session.open()
         assert info.value.status == 400 and "lang" in info.value.message
-    finally:
-        runner.stop()
-        await task
-        await worker_bus.close()
 
 
 async def test_no_worker_means_an_open_error_within_seconds_not_at_the_timeout(bus: Bus) -> None:
@@ -231,19 +228,13 @@ async def test_a_worker_that_died_without_a_word_means_an_open_timeout(bus: Bus)
 
 
 async def test_the_replay_buffer_is_bounded(bus: Bus, relay: Relay, redis_url: str) -> None:
-    runner, worker_bus = _worker(redis_url, "w1")
-    task = asyncio.create_task(runner.run())
-    try:
+    async with _serving(_worker(redis_url, "w1")):
         session = StreamingSession(relay, "text", {}, max_replay_bytes=100)
         await session.open()
         with pytest.raises(SessionError):
             for _ in range(20):
                 session.send(b"no full stop here ")  # never confirmed, so never released
         session.abort()
-    finally:
-        runner.stop()
-        await task
-        await worker_bus.close()
 
 
 async def test_new_sessions_go_to_the_worker_holding_fewer(bus: Bus, relay: Relay, redis_url: str) -> None:
@@ -283,7 +274,8 @@ async def test_new_sessions_go_to_the_worker_holding_fewer(bus: Bus, relay: Rela
 async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, relay: Relay, redis_url: str) -> None:
     # Fault injection: the worker's first attempt to publish events fails as if Redis dropped the
     # connection. The worker gives the session up, its lease lapses, and the gateway replays the audio.
-    runner, worker_bus = _worker(redis_url, "w1")
+    worker = _worker(redis_url, "w1")
+    worker_bus = worker[1]
     real_send = worker_bus.send_replies
     failures = [RedisConnectionError("injected")]
 
@@ -293,8 +285,7 @@ async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, r
         await real_send(*args, **kwargs)
 
     worker_bus.send_replies = flaky_send  # type: ignore[method-assign]
-    task = asyncio.create_task(runner.run())
-    try:
+    async with _serving(worker):
         session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
         await session.open()
         for chunk in _chunks(TEXT.encode(), 4):
@@ -303,16 +294,10 @@ async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, r
         events = await _collect(session, wait_s=20)
         assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
         assert not failures and session.reopens == 1
-    finally:
-        runner.stop()
-        await task
-        await worker_bus.close()
 
 
 async def test_an_open_a_lighter_peer_leaves_unread_is_taken_anyway(bus: Bus, relay: Relay, redis_url: str) -> None:
     # A peer that reports fewer sessions but does not read opens (stuck) must not strand new sessions.
-    runner, worker_bus = _worker(redis_url, "w-real")
-    task = asyncio.create_task(runner.run())
 
     async def ghost() -> None:
         while True:
@@ -320,7 +305,7 @@ async def test_an_open_a_lighter_peer_leaves_unread_is_taken_anyway(bus: Bus, re
             await asyncio.sleep(0.1)
 
     ghosting = asyncio.create_task(ghost())
-    try:
+    async with _serving(_worker(redis_url, "w-real")) as runner:
         sessions = [StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20) for _ in range(2)]
         await sessions[0].open()
         await asyncio.sleep(0.6)  # the real worker now holds one session; the ghost reports none
@@ -329,8 +314,4 @@ async def test_an_open_a_lighter_peer_leaves_unread_is_taken_anyway(bus: Bus, re
         for session in sessions:
             session.end()
             await _collect(session)
-    finally:
-        ghosting.cancel()
-        runner.stop()
-        await task
-        await worker_bus.close()
+    ghosting.cancel()
