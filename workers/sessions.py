@@ -229,9 +229,6 @@ class SessionRunner:
                 events, finished = await asyncio.to_thread(self._apply, batch)
             for session_id, outcome in finished:
                 self._drop(session_id, outcome)
-            if finished:
-                with contextlib.suppress(RedisError, OSError):
-                    await self._report_load()
             if events or finished:
                 try:
                     await self.bus.send_replies(events, [s for s, _ in finished], self.settings.consumer)

@@ -97,11 +97,6 @@ class _DecoderPool:
         decoder.add_keyphrase(_CMN_SEARCH, "oh")  # a cheap search for the CMN pass (see _IncrementalDecoder)
         return decoder
 
-    @property
-    def size(self) -> int:
-        with self._ready:
-            return len(self._idle)
-
     def take(self) -> Any:
         with self._ready:
             if not self._idle and self._loading:
@@ -236,7 +231,6 @@ class _IncrementalDecoder:
             if segment is not None:
                 for data in self._backlog:
                     decoder.process_raw(data, False, False)
-            self._backlog.clear()
             decoder.end_utt()
             raw = [] if segment is None else _segments(decoder)
         finally:
