@@ -31,6 +31,7 @@ run: deps
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
 pytest: deps
@@ -51,7 +52,7 @@ bench-asr: deps
 	$(PY) -m scripts.bench_asr
 
 compose-check: $(STAMP)
-	$(PY) -m pytest tests/unit/test_deploy_files.py -q
+	$(PY) -m pytest tests/deploy -q
 
 clean:
 	rm -rf .run .mypy_cache .ruff_cache

@@ -1,24 +1,29 @@
-"""The gateway's app factory: protocol routes, health, metrics, and a drain that closes sockets with 1001."""
+"""The gateway's app factory: protocol routes, health, metrics, and a drain that closes every connection."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from aiohttp import WSCloseCode, web
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway import privateai, vblaze, vblaze_rest
-from gateway.batch import BatchClient
-from gateway.relay import Relay
-from gateway.state import STATE, Connection, GatewayState
+from gateway import middleware
+from gateway.privateai import rest as privateai_rest
+from gateway.privateai import ws as privateai_ws
+from gateway.state import STATE, GatewayState
+from gateway.transport.batch import BatchClient
+from gateway.transport.relay import Relay
+from gateway.vblaze import rest as vblaze_rest
+from gateway.vblaze import ws as vblaze_ws
 from services import metrics
-from services.bus import Bus
+from services.bus.client import Bus
 from services.settings import GatewaySettings
 
 log = logging.getLogger("gateway.app")
+
+# Each wire protocol adds its routes (and their guards) here; nothing else in the app knows them.
+PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -43,40 +48,29 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     await state.relay.start()
     yield
     await state.relay.stop()
-    await state.relay.bus.close()
     if state.batch is not None:
         await state.batch.close()
 
 
 async def _drain_connections(app: web.Application) -> None:
-    """Let each socket's requests in flight finish, up to the drain deadline, then close with 1001."""
+    """Every connection finishes its work in flight, up to the drain deadline, then closes in its own form."""
     state = app[STATE]
     state.draining = True
     metrics.DRAINING.set(1)
-
-    async def finish(conn: Connection) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(conn.replies.wait_empty(), state.settings.drain_timeout_s)
-            if conn.finished is not None:
-                await asyncio.wait_for(conn.finished.wait(), state.settings.drain_timeout_s)
-        await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down; reconnect")
-
-    conns = list(state.connections)
-    if conns:
-        log.info("draining connections", extra={"count": len(conns)})
-        await asyncio.gather(*(finish(c) for c in conns), return_exceptions=True)
+    await state.connections.drain(state.settings.drain_timeout_s)
 
 
-def create_app(settings: GatewaySettings, bus: Bus | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
-    bus = bus or Bus.from_settings(settings.bus)
-    app[STATE] = GatewayState(settings=settings, relay=Relay(bus, settings), batch=BatchClient(settings.batch))
+def create_app(settings: GatewaySettings, bus: Bus | None = None, batch: BatchClient | None = None) -> web.Application:
+    """``bus`` and ``batch`` are built from the settings unless given (tests pass their own)."""
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.protect])
+    relay = Relay(bus or Bus.from_settings(settings.bus), settings)
+    app[STATE] = GatewayState(settings=settings, relay=relay, batch=batch or BatchClient(settings.batch))
+    app[middleware.GUARDS] = {}
     app.cleanup_ctx.append(_relay_ctx)
     app.on_shutdown.append(_drain_connections)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
-    privateai.add_routes(app)
-    vblaze.add_routes(app)
-    vblaze_rest.add_routes(app)
+    for protocol in PROTOCOLS:
+        protocol.add_routes(app)
     return app

@@ -58,9 +58,17 @@ def presidio() -> Callable[[str], object]:
     tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
 
     recognizers = [
-        p.CreditCardRecognizer(), p.DateRecognizer(), p.EmailRecognizer(), p.IbanRecognizer(), p.IpRecognizer(),
-        p.PhoneRecognizer(), p.UrlRecognizer(), p.UsBankRecognizer(), p.UsLicenseRecognizer(),
-        p.UsPassportRecognizer(), p.UsSsnRecognizer(),
+        p.CreditCardRecognizer(),
+        p.DateRecognizer(),
+        p.EmailRecognizer(),
+        p.IbanRecognizer(),
+        p.IpRecognizer(),
+        p.PhoneRecognizer(),
+        p.UrlRecognizer(),
+        p.UsBankRecognizer(),
+        p.UsLicenseRecognizer(),
+        p.UsPassportRecognizer(),
+        p.UsSsnRecognizer(),
     ]
 
     no_nlp: Any = None  # pattern recognizers need no NLP artefacts

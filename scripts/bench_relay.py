@@ -99,8 +99,9 @@ def run_client(url: str, connections: int, seconds: float, warmup: float) -> dic
 
 def _row(name: str, r: dict[str, float], base: dict[str, float] | None) -> str:
     ratio = f"{r['msgs_per_s'] / base['msgs_per_s']:.2f}x" if base else "1.00x"
-    return (f"{name:<14} {r['msgs_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {ratio:>9}"
-            f" {int(r['errors']):>6}")
+    return (
+        f"{name:<14} {r['msgs_per_s']:>10,.0f} {r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {ratio:>9} {int(r['errors']):>6}"
+    )
 
 
 def main() -> None:
@@ -122,25 +123,32 @@ def main() -> None:
         echo.terminate()
         echo.join(5)
 
-    with tempfile.TemporaryDirectory() as tmp, running(Topology(Path(tmp), env={"REDACTION_ENGINE": "passthrough",
-                                                                                "LOG_LEVEL": "WARNING"})) as topo:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        running(Topology(Path(tmp), env={"REDACTION_ENGINE": "passthrough", "LOG_LEVEL": "WARNING"})) as topo,
+    ):
         topo.start_redis()
         gateway = topo.start_gateway(name="bench-gateway")
         topo.start_worker("redaction", name="bench-worker")
         nginx = topo.start_nginx([gateway.port])
         results["relay"] = run_client(f"ws://127.0.0.1:{gateway.port}/ws", args.connections, args.seconds, args.warmup)
-        results["relay+nginx"] = run_client(f"ws://127.0.0.1:{nginx.port}/ws", args.connections, args.seconds,
-                                            args.warmup)
+        results["relay+nginx"] = run_client(
+            f"ws://127.0.0.1:{nginx.port}/ws", args.connections, args.seconds, args.warmup
+        )
 
-    print(f"relay benchmark: {args.connections} connections, request/response, {args.seconds:.0f} s per scenario "
-          f"after {args.warmup:.0f} s warm-up, {mp.cpu_count()} cores shared by client and servers")
+    print(
+        f"relay benchmark: {args.connections} connections, request/response, {args.seconds:.0f} s per scenario "
+        f"after {args.warmup:.0f} s warm-up, {mp.cpu_count()} cores shared by client and servers"
+    )
     print(f"{'scenario':<14} {'msgs/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'vs echo':>9} {'errors':>6}")
     base = results["echo"]
     for name, r in results.items():
         print(_row(name, r, None if name == "echo" else base))
     relay = results["relay"]
-    print(f"target: relay >= 0.35x echo with p99 <= 15 ms -> "
-          f"{relay['msgs_per_s'] / base['msgs_per_s']:.2f}x, p99 {relay['p99_ms']:.1f} ms")
+    print(
+        f"target: relay >= 0.35x echo with p99 <= 15 ms -> "
+        f"{relay['msgs_per_s'] / base['msgs_per_s']:.2f}x, p99 {relay['p99_ms']:.1f} ms"
+    )
     sys.stdout.flush()
 
 

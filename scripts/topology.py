@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.render_nginx import local_values, render
-from services.bus import BATCH_CALLBACKS_QUEUE, BATCH_JOBS_QUEUE
+from services.bus.keys import BATCH_CALLBACKS_QUEUE, BATCH_JOBS_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -129,10 +129,23 @@ class Topology:
         port = port or free_port()
         data_dir = self.run_dir / f"redis-{port}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", str(data_dir), "--protected-mode", "yes"]
+        argv = [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+            "--protected-mode",
+            "yes",
+        ]
         proc = self._spawn(f"redis-{port}", argv, port=port)
-        wait_for(lambda: port_open(port), 10, "redis-server", proc)
+        wait_for(lambda: port_open(port), 30, "redis-server", proc)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         self.env["REDIS_URL"] = self.redis_url
         return proc
@@ -147,15 +160,33 @@ class Topology:
             port = free_cluster_port()
             node_dir = self.run_dir / f"redis-cluster-{port}"
             node_dir.mkdir(parents=True, exist_ok=True)
-            argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                    "--dir", str(node_dir), "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(node_dir / "nodes.conf")]
+            argv = [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                str(node_dir / "nodes.conf"),
+            ]
             proc = self._spawn(f"redis-cluster-{port}", argv, port=port)
-            wait_for(lambda p=port: port_open(p), 10, "redis-server (cluster)", proc)
+            wait_for(lambda p=port: port_open(p), 30, "redis-server (cluster)", proc)
             procs.append(proc)
         nodes = [f"127.0.0.1:{p.port}" for p in procs]
-        subprocess.run([cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
-                       check=True, capture_output=True, timeout=30)
+        subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
         first = procs[0].port
 
         def all_nodes_agree() -> bool:
@@ -167,7 +198,7 @@ class Topology:
                     return False
             return True
 
-        wait_for(all_nodes_agree, 20, "redis cluster: every node sees state ok")
+        wait_for(all_nodes_agree, 60, "redis cluster: every node sees state ok")
         self.redis_url = f"redis://127.0.0.1:{first}/0"
         self.env["REDIS_URL"] = self.redis_url
         self.env["REDIS_CLUSTER"] = "true"
@@ -177,7 +208,7 @@ class Topology:
         port = port or free_port()
         env = {"GATEWAY_PORT": str(port), "GATEWAY_ID": name or f"gw-{port}", **(extra_env or {})}
         proc = self._spawn(name or f"gateway-{port}", [sys.executable, "-m", "gateway"], env, port)
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 20, "gateway", proc)
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 60, "gateway", proc)
         return proc
 
     def start_worker(self, capability: str, name: str = "", extra_env: Mapping[str, str] | None = None) -> Proc:
@@ -185,8 +216,12 @@ class Topology:
         env = {"METRICS_PORT": str(metrics_port), **(extra_env or {})}
         if name:
             env["WORKER_ID"] = name
-        proc = self._spawn(name or f"worker-{capability}-{metrics_port}", [sys.executable, "-m", "workers", capability],
-                           env, metrics_port)
+        proc = self._spawn(
+            name or f"worker-{capability}-{metrics_port}",
+            [sys.executable, "-m", "workers", capability],
+            env,
+            metrics_port,
+        )
         # The metrics port opens once the engine is loaded: the worker is about to join its group.
         wait_for(lambda: port_open(metrics_port), 120, f"{capability} worker", proc)
         return proc
@@ -194,13 +229,27 @@ class Topology:
     def start_celery_worker(
         self, queues: Sequence[str], extra_env: Mapping[str, str] | None = None, name: str = ""
     ) -> Proc:
-        """A batch worker (workers/celery_app.py) consuming the given Celery queues."""
+        """A batch worker (workers/batch/celery_app.py) consuming the given Celery queues."""
         metrics_port = free_port()
         name = name or f"worker-batch-{metrics_port}"
         env = {"METRICS_PORT": str(metrics_port), **(extra_env or {})}
-        argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--pool=solo",
-                "--concurrency=1", "-Q", ",".join(queues), "-n", f"{name}@%h", "--without-mingle",
-                "--without-gossip", "--without-heartbeat"]
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.batch.celery_app",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            ",".join(queues),
+            "-n",
+            f"{name}@%h",
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
         proc = self._spawn(name, argv, env, metrics_port)
         # The metrics port opens on worker_ready: the engine is loaded and the worker consumes its queues.
         wait_for(lambda: port_open(metrics_port), 120, "batch worker", proc)
@@ -218,7 +267,7 @@ class Topology:
         conf.write_text(render(values))
         argv = [binary, "-c", str(conf), "-p", str(nginx_dir), "-e", str(nginx_dir / "error.log"), "-g", "daemon off;"]
         proc = self._spawn(f"nginx-{port}", argv, port=port)
-        wait_for(lambda: port_open(port), 10, "nginx", proc)
+        wait_for(lambda: port_open(port), 30, "nginx", proc)
         return proc
 
     def stop_all(self) -> None:
@@ -246,8 +295,10 @@ def main() -> None:
     args = parser.parse_args()
 
     # Hashed markers must match whichever worker answers: one key for the whole local deployment.
-    topo = Topology(args.run_dir, env={"REDACTION_MARKER_HASH_KEY": os.environ.get("REDACTION_MARKER_HASH_KEY")
-                                       or secrets.token_hex(16)})
+    topo = Topology(
+        args.run_dir,
+        env={"REDACTION_MARKER_HASH_KEY": os.environ.get("REDACTION_MARKER_HASH_KEY") or secrets.token_hex(16)},
+    )
     stop = {"now": False}
 
     def on_signal(signum: int, frame: object) -> None:
@@ -268,8 +319,11 @@ def main() -> None:
         for i in range(args.asr_workers):
             topo.start_worker("asr", name=f"worker-asr-{i + 1}")
         topo.start_nginx(gateway_ports, args.port)
-        print(f"ready: ws://127.0.0.1:{args.port}/ws  http://127.0.0.1:{args.port}/process/text  "
-              f"ws://127.0.0.1:{args.port}/transcribe", flush=True)
+        print(
+            f"ready: ws://127.0.0.1:{args.port}/ws  http://127.0.0.1:{args.port}/process/text  "
+            f"ws://127.0.0.1:{args.port}/transcribe",
+            flush=True,
+        )
         print(f"redis: {topo.redis_url}; logs and metrics ports: {args.run_dir}", flush=True)
         for proc in topo.procs:
             print(f"  {proc.name}: pid {proc.popen.pid}" + (f", port {proc.port}" if proc.port else ""), flush=True)

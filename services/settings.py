@@ -16,8 +16,18 @@ class ConfigError(ValueError):
     """A configuration variable has a value the service cannot use."""
 
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(raw: str) -> bool:
+    """The one true/false parser (environment variables and protocol flags alike); ValueError otherwise."""
+    lower = raw.strip().lower()
+    if lower in _TRUE:
+        return True
+    if lower in _FALSE:
+        return False
+    raise ValueError(f"{raw!r} is not a valid bool (use true or false)")
 
 
 def _get(env: Mapping[str, str], name: str, default: str) -> str:
@@ -47,12 +57,13 @@ def env_float(env: Mapping[str, str], name: str, default: float, minimum: float 
 
 
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _get(env, name, "true" if default else "false").lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    raise ConfigError(f"Config '{name}' has value '{raw}'. Not a valid bool (use true or false).")
+    raw = _get(env, name, "")
+    if not raw:
+        return default
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        raise ConfigError(f"Config '{name}' has value '{raw}'. Not a valid bool (use true or false).") from None
 
 
 def env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -174,6 +185,68 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class RedactionSettings:
+    """The redaction engine's configuration (redaction workers, and ASR workers for scrubtext)."""
+
+    # "default", or "passthrough" (finds nothing: for benchmarking the relay).
+    engine: str = "default"
+    # "rules" (offline) or "spacy:<model name or path>" to add a spaCy NER pipeline.
+    ner: str = "rules"
+    # Key of the UNIQUE_HASHED_ENTITY_TYPE markers; random per process when empty.
+    marker_hash_key: str = ""
+    synthetic_locale: str = "en_US"
+    detect_languages: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionSettings:
+        env = os.environ if env is None else env
+        engine = _get(env, "REDACTION_ENGINE", cls.engine) or cls.engine
+        if engine not in {"default", "passthrough"}:
+            raise ConfigError(f"Config 'REDACTION_ENGINE' has value '{engine}'. Use default or passthrough.")
+        ner = _get(env, "REDACTION_NER", cls.ner) or cls.ner
+        if ner != "rules" and not (ner.startswith("spacy:") and len(ner) > len("spacy:")):
+            raise ConfigError(f"Config 'REDACTION_NER' has value '{ner}'. Use rules or spacy:<model name or path>.")
+        return cls(
+            engine=engine,
+            ner=ner,
+            marker_hash_key=env.get("REDACTION_MARKER_HASH_KEY", ""),
+            synthetic_locale=_get(env, "REDACTION_SYNTHETIC_LOCALE", cls.synthetic_locale) or cls.synthetic_locale,
+            detect_languages=env_bool(env, "REDACTION_DETECT_LANGUAGES", cls.detect_languages),
+        )
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    """The speech recognition engine (ASR workers and batch workers)."""
+
+    # ASR_ENGINE: pocketsphinx, or vosk:<model dir> / whisper:<model dir> for a bigger model.
+    engine: str = "pocketsphinx"
+    model_dir: str = ""
+    # pocketsphinx decoders loaded at start; more are loaded as concurrent utterances need them.
+    decoders: int = 2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AsrSettings:
+        env = os.environ if env is None else env
+        raw = _get(env, "ASR_ENGINE", cls.engine) or cls.engine
+        kind, _, model_dir = raw.partition(":")
+        kind, model_dir = kind.strip().lower(), model_dir.strip()
+        if kind == "pocketsphinx" and model_dir:
+            raise ConfigError(f"Config 'ASR_ENGINE' has value '{raw}'. pocketsphinx takes no argument.")
+        if kind in {"vosk", "whisper"} and not model_dir:
+            raise ConfigError(f"Config 'ASR_ENGINE' has value '{raw}'. {kind} needs a model directory ({kind}:<dir>).")
+        if kind not in {"pocketsphinx", "vosk", "whisper"}:
+            raise ConfigError(
+                f"Config 'ASR_ENGINE' has value '{raw}'."
+                " Expected pocketsphinx, vosk:<model dir> or whisper:<model dir>."
+            )
+        decoders = env_int(env, "ASR_DECODERS", cls.decoders, minimum=1)
+        if decoders > 64:
+            raise ConfigError(f"Config 'ASR_DECODERS' has value '{decoders}'. Use a whole number from 1 to 64.")
+        return cls(engine=kind, model_dir=model_dir, decoders=decoders)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     bus: BusSettings = field(default_factory=BusSettings)
     capability: str = "redaction"
@@ -185,7 +258,8 @@ class WorkerSettings:
     claim_idle_ms: int = 5000
     claim_interval_s: float = 1.0
     drain_timeout_s: float = 20.0
-    redaction_engine: str = "default"
+    redaction: RedactionSettings = field(default_factory=RedactionSettings)
+    asr: AsrSettings = field(default_factory=AsrSettings)
     # A consumer that owns nothing and has not read for this long is a worker that is gone.
     forget_consumer_after_ms: int = 3_600_000
     # Streaming sessions: the lease a worker renews (its lapse moves the session to another worker),
@@ -196,9 +270,7 @@ class WorkerSettings:
     @classmethod
     def from_env(cls, capability: str, env: Mapping[str, str] | None = None) -> WorkerSettings:
         env = os.environ if env is None else env
-        engine = _get(env, "REDACTION_ENGINE", cls.redaction_engine)
-        if engine not in {"default", "passthrough"}:
-            raise ConfigError(f"Config 'REDACTION_ENGINE' has value '{engine}'. Use default or passthrough.")
+        # Each role reads only the engine variables it uses: an ASR typo never stops a redaction worker.
         return cls(
             bus=BusSettings.from_env(env),
             capability=capability,
@@ -209,7 +281,8 @@ class WorkerSettings:
             claim_idle_ms=env_int(env, "CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=100),
             claim_interval_s=env_float(env, "CLAIM_INTERVAL_S", cls.claim_interval_s, minimum=0.05),
             drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
-            redaction_engine=engine,
+            redaction=RedactionSettings.from_env(env) if capability in {"redaction", "asr"} else RedactionSettings(),
+            asr=AsrSettings.from_env(env) if capability == "asr" else AsrSettings(),
             lease_ttl_ms=env_int(env, "SESSION_LEASE_TTL_MS", cls.lease_ttl_ms, minimum=300),
             session_idle_s=env_float(env, "SESSION_IDLE_S", cls.session_idle_s, minimum=1.0),
             forget_consumer_after_ms=env_int(

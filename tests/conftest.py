@@ -1,4 +1,4 @@
-"""Fixtures: a real Redis, and the real topology (nginx, gateways, workers) as processes.
+"""Fixtures: a real Redis, and the real topology (nginx, gateways, workers) as processes (tests/support/).
 
 Redis comes from TEST_REDIS_URL when set, from testcontainers when a Docker engine answers, and
 otherwise from the redis-server binary on a free port. Tests that stop Redis on purpose always start
@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis.asyncio
 
-from scripts.topology import Proc, Topology
-from services.bus import Bus
+from scripts.topology import Topology
+from services.bus.client import Bus
 from services.settings import BusSettings
+from tests.support.stack import Stack, start_stack
 
 
 def _docker_engine_reachable() -> bool:
@@ -65,69 +63,6 @@ async def bus(redis_url: str) -> AsyncIterator[Bus]:
         yield b
     finally:
         await b.close()
-
-
-def scrape(port: int) -> dict[str, float]:
-    """Prometheus text format to {'name{labels}': value}."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.rsplit(" ", 1)
-            samples[key] = float(value)
-    return samples
-
-
-def metric_total(samples: dict[str, float], name: str, *labels: str) -> float:
-    return sum(v for k, v in samples.items() if k.split("{")[0] == name and all(lb in k for lb in labels))
-
-
-@dataclass
-class Stack:
-    """A running deployment: nginx in front of gateways, a worker pool, Redis."""
-
-    topology: Topology
-    nginx: Proc
-    gateways: list[Proc]
-    workers: list[Proc]
-    redis: Proc | None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.nginx.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.nginx.port}/ws"
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.topology.run_dir.rglob("*.log"))
-
-
-def start_stack(
-    run_dir: Path,
-    *,
-    gateways: int = 2,
-    workers: int = 2,
-    own_redis: bool = True,
-    redis_url: str = "",
-    env: dict[str, str] | None = None,
-) -> Stack:
-    topo = Topology(run_dir, env=dict(env or {}))
-    try:
-        redis_proc = None
-        if own_redis or not redis_url:
-            redis_proc = topo.start_redis()
-        else:
-            topo.redis_url = redis_url
-            topo.env["REDIS_URL"] = redis_url
-        gws = [topo.start_gateway(name=f"gateway-{i + 1}") for i in range(gateways)]
-        wks = [topo.start_worker("redaction", name=f"worker-redaction-{i + 1}") for i in range(workers)]
-        nginx = topo.start_nginx([g.port for g in gws])
-    except BaseException:
-        topo.stop_all()
-        raise
-    return Stack(topo, nginx, gws, wks, redis_proc)
 
 
 @pytest.fixture(scope="module")

@@ -5,39 +5,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
+from collections.abc import Callable
+from typing import Protocol
 
 from prometheus_client import start_http_server
 
 from services import logs
-from services.bus import Bus
+from services.bus.client import Bus
 from services.loop import run_event_loop
 from services.settings import WorkerSettings
-from workers.redaction import RedactionHandler
-from workers.runner import StreamRunner
-from workers.sessions import SessionRunner
+from workers.runtime.runner import StreamRunner
+from workers.runtime.sessions import SessionRunner
 
 log = logging.getLogger("workers")
 
-CAPABILITIES = ("redaction", "asr")
+
+class Runner(Protocol):
+    def stop(self) -> None: ...
+
+    async def run(self) -> None: ...
 
 
-def build_runner(settings: WorkerSettings, bus: Bus) -> StreamRunner | SessionRunner:
-    """Stateless capabilities answer requests; streaming ones hold sessions (workers/sessions.py)."""
-    if settings.capability == "redaction":
-        return StreamRunner(bus, settings, RedactionHandler(settings.redaction_engine))
-    if settings.capability == "asr":
-        from workers.asr import AsrSessionHandler  # the ASR engine is only installed on ASR workers
+def _redaction(settings: WorkerSettings, bus: Bus) -> Runner:
+    from workers.handlers.redaction import RedactionHandler
 
-        return SessionRunner(bus, settings, AsrSessionHandler(os.environ))
-    raise SystemExit(f"unknown capability {settings.capability!r}; choose from {', '.join(CAPABILITIES)}")
+    return StreamRunner(bus, settings, RedactionHandler(settings.redaction))
+
+
+def _asr(settings: WorkerSettings, bus: Bus) -> Runner:
+    from workers.handlers.asr import AsrSessionHandler  # the ASR engine is only installed on ASR workers
+
+    return SessionRunner(bus, settings, AsrSessionHandler(settings))
+
+
+# One pool per capability: stateless ones answer requests (StreamRunner), streaming ones hold sessions
+# (SessionRunner). A new capability adds its handler module and one line here.
+POOLS: dict[str, Callable[[WorkerSettings, Bus], Runner]] = {
+    "redaction": _redaction,
+    "asr": _asr,
+}
 
 
 async def serve(settings: WorkerSettings) -> None:
     bus = Bus.from_settings(settings.bus)
     # Load the engine before joining the group, so a slow model load never holds requests hostage.
-    runner = build_runner(settings, bus)
+    runner = POOLS[settings.capability](settings, bus)
     if settings.metrics_port:
         start_http_server(settings.metrics_port)
     loop = asyncio.get_running_loop()
@@ -51,7 +64,7 @@ async def serve(settings: WorkerSettings) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
-    parser.add_argument("capability", choices=CAPABILITIES)
+    parser.add_argument("capability", choices=sorted(POOLS))
     args = parser.parse_args()
     logs.setup(f"worker-{args.capability}")
     run_event_loop(serve(WorkerSettings.from_env(args.capability)))

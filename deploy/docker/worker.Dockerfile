@@ -31,6 +31,9 @@ COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 COPY workers/ workers/
 COPY services/ services/
+# The batch worker renders V-Blaze transcripts with the gateway's pure renderer (standard library only).
+COPY gateway/__init__.py gateway/
+COPY gateway/vblaze/__init__.py gateway/vblaze/render.py gateway/vblaze/
 # METRICS_PORT is 0 (off) for local runs; a container is always scraped, so the image turns it on.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \

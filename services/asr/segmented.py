@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .pcm import Resampler, SampleAssembler, Samples, check_rate
-from .types import StreamClosedError, Utterance
-from .vad import Segment, Segmenter, VadConfig
+from services.audio.pcm import SampleAssembler, Samples
+from services.audio.resample import Resampler
+from services.audio.vad import Segment, Segmenter, VadConfig
+
+from .types import StreamClosedError, Utterance, check_rate
 
 Decode = Callable[[Segment], Utterance | None]
 

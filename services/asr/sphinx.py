@@ -46,10 +46,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .pcm import MODEL_RATE, Samples
+from services.audio.pcm import MODEL_RATE, Samples
+from services.audio.vad import Segment, VadConfig
+
 from .segmented import SegmentedStream
 from .types import AsrStream, Utterance, Word
-from .vad import Segment, VadConfig
 
 FRAME_RATE = 100  # pocketsphinx frames per second (10 ms shift)
 _VARIANT = re.compile(r"\(\d+\)$")

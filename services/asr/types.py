@@ -71,3 +71,13 @@ class AsrConfigError(AsrError, ValueError):
 
 class StreamClosedError(AsrError):
     """Audio was fed to a stream after finish()."""
+
+
+MIN_RATE = 8000
+MAX_RATE = 192000
+
+
+def check_rate(sample_rate: int) -> int:
+    if not isinstance(sample_rate, int) or not MIN_RATE <= sample_rate <= MAX_RATE:
+        raise AsrConfigError(f"sample_rate {sample_rate!r} is not an integer between {MIN_RATE} and {MAX_RATE}")
+    return sample_rate

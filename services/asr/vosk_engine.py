@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .pcm import SampleAssembler, check_rate
-from .types import AsrConfigError, AsrStream, StreamClosedError, Utterance, Word
+from services.audio.pcm import SampleAssembler
+
+from .types import AsrConfigError, AsrStream, StreamClosedError, Utterance, Word, check_rate
 
 VARIABLE = "ASR_ENGINE"
 

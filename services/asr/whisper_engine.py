@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from services.audio.vad import Segment, VadConfig
+
 from .segmented import SegmentedStream
 from .types import AsrConfigError, AsrStream, Utterance, Word
-from .vad import Segment, VadConfig
 
 VARIABLE = "ASR_ENGINE"
 

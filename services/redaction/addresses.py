@@ -123,8 +123,10 @@ class AddressDetector:
             comma = "," in place.group(1)
             found = self._longest_place(
                 place,
-                lambda words, n: self._lex.is_place(" ".join(w.lower().rstrip(".,") for w in words[:n]))
-                and (n > 1 or words[0][0].isupper() or comma),
+                lambda words, n: (
+                    self._lex.is_place(" ".join(w.lower().rstrip(".,") for w in words[:n]))
+                    and (n > 1 or words[0][0].isupper() or comma)
+                ),
             )
             if found is not None:
                 return found

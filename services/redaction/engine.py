@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from services.settings import RedactionSettings
 
 from .errors import EngineConfigError
 from .markers import Numbering
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
     from .language import LanguageDetector
     from .synthetic import SyntheticSession, SyntheticWriter
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -33,24 +31,13 @@ class EngineConfig:
     detect_languages: bool = True
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> EngineConfig:
-        env = os.environ if env is None else env
-        ner = env.get("REDACTION_NER", "rules").strip() or "rules"
-        if ner != "rules" and not (ner.startswith("spacy:") and len(ner) > len("spacy:")):
-            raise EngineConfigError(
-                f"Config 'REDACTION_NER' has value '{ner}'. Use rules or spacy:<model name or path>."
-            )
-        raw_languages = env.get("REDACTION_DETECT_LANGUAGES", "true").strip().lower()
-        if raw_languages not in _TRUE | _FALSE:
-            raise EngineConfigError(
-                f"Config 'REDACTION_DETECT_LANGUAGES' has value '{raw_languages}'. Not a valid bool."
-            )
-        key = env.get("REDACTION_MARKER_HASH_KEY", "")
+    def from_settings(cls, settings: RedactionSettings) -> EngineConfig:
+        key = settings.marker_hash_key
         return cls(
-            ner=ner,
+            ner=settings.ner,
             marker_hash_key=key.encode() if key else b"",
-            synthetic_locale=env.get("REDACTION_SYNTHETIC_LOCALE", "en_US").strip() or "en_US",
-            detect_languages=raw_languages in _TRUE,
+            synthetic_locale=settings.synthetic_locale,
+            detect_languages=settings.detect_languages,
         )
 
 
@@ -87,7 +74,8 @@ class RedactionEngine:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionEngine:
-        return cls.build(EngineConfig.from_env(env))
+        """Configured from REDACTION_* variables (read by services.settings, the one place that reads them)."""
+        return cls.build(EngineConfig.from_settings(RedactionSettings.from_env(env)))
 
     @classmethod
     def build(cls, config: EngineConfig | None = None) -> RedactionEngine:

@@ -14,12 +14,6 @@ TENS_WORDS: dict[str, int] = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
     "ninety": 90,
 }  # fmt: skip
-ORDINAL_WORDS: dict[str, int] = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14,
-    "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19,
-    "twentieth": 20, "thirtieth": 30,
-}  # fmt: skip
 UNIT_VALUES: dict[str, int] = {w: int(d) for w, d in DIGIT_WORDS.items() if w not in ("oh", "o")}
 
 _UNIT = "one|two|three|four|five|six|seven|eight|nine"
@@ -39,16 +33,3 @@ YEAR_RE = (
     rf"(?:nineteen|twenty)\s+o[h]?\s+(?:{_UNIT})|two\s+thousand(?:\s+and)?(?:\s+(?:{_TEENS}|{_UNIT}|"
     rf"(?:{_TENS})(?:[\s-](?:{_UNIT}))?))?)"
 )
-
-
-def cardinal_value(words: str) -> int | None:
-    """The value of a cardinal below 100 written in words, or None."""
-    parts = words.replace("-", " ").split()
-    if len(parts) == 1:
-        word = parts[0]
-        if word in UNIT_VALUES:
-            return UNIT_VALUES[word]
-        return TEEN_WORDS.get(word, TENS_WORDS.get(word))
-    if len(parts) == 2 and parts[0] in TENS_WORDS and parts[1] in UNIT_VALUES:
-        return TENS_WORDS[parts[0]] + UNIT_VALUES[parts[1]]
-    return None

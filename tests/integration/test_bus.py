@@ -6,11 +6,12 @@ import asyncio
 import time
 from typing import Any
 
-from gateway.relay import Relay
-from services import bus as buslib
-from services.bus import Bus, Reply, Request
+from gateway.transport.relay import Relay
+from services.bus import envelope, keys
+from services.bus.client import Bus
+from services.bus.envelope import Reply, Request
 from services.settings import GatewaySettings, WorkerSettings
-from workers.runner import StreamRunner
+from workers.runtime.runner import StreamRunner
 
 
 class Upper:
@@ -21,7 +22,7 @@ class Upper:
     def handle(self, request: Request) -> tuple[int, Any]:
         if request.body == "boom":
             raise RuntimeError("engine bug")
-        return buslib.OK, str(request.body).upper()
+        return envelope.OK, str(request.body).upper()
 
 
 def _gateway_settings(bus: Bus, **kw: Any) -> GatewaySettings:
@@ -50,9 +51,9 @@ async def test_requests_round_trip_and_leave_nothing_in_redis(bus: Bus) -> None:
     try:
         replies = await asyncio.gather(*(relay.submit("test", "s1", "x", f"msg {i}") for i in range(500)))
         assert [r.body for r in replies] == [f"MSG {i}" for i in range(500)]
-        assert all(r.status == buslib.OK for r in replies)
+        assert all(r.status == envelope.OK for r in replies)
         # Payloads are personal data: processed requests are deleted, read replies trimmed.
-        assert await bus.client.xlen(buslib.request_stream("test")) == 0
+        assert await bus.client.xlen(keys.request_stream("test")) == 0
         await asyncio.sleep(1.2)  # one more reader round trims the last batch
         assert await bus.client.xlen(relay.reply_stream) <= 1
     finally:
@@ -66,7 +67,7 @@ async def test_engine_exception_is_answered_once_and_worker_survives(bus: Bus) -
     runner, task = await _run_worker(bus, "w1")
     try:
         bad, good = await asyncio.gather(relay.submit("test", "s", "x", "boom"), relay.submit("test", "s", "x", "ok"))
-        assert bad.status == buslib.INTERNAL and "internal error" in bad.body
+        assert bad.status == envelope.INTERNAL and "internal error" in bad.body
         assert good.body == "OK"
         assert not task.done()
     finally:
@@ -77,7 +78,7 @@ async def test_engine_exception_is_answered_once_and_worker_survives(bus: Bus) -
 
 async def test_entries_of_a_dead_consumer_are_reclaimed(bus: Bus) -> None:
     relay = await _started_relay(bus)
-    stream, group = buslib.request_stream("test"), "test"
+    stream, group = keys.request_stream("test"), "test"
     await bus.ensure_group(stream, group)
     futures = [relay.submit("test", "s", "x", f"m{i}") for i in range(10)]
     await asyncio.sleep(0.2)
@@ -101,9 +102,9 @@ async def test_a_second_reply_for_the_same_request_is_dropped(bus: Bus) -> None:
     try:
         future = relay.submit("test", "s", "x", "hello")
         await asyncio.sleep(0.2)
-        entries: Any = await bus.client.xrange(buslib.request_stream("test"))
-        request = Request.decode(entries[0][1][buslib.FIELD])
-        first, second = Reply.to(request, buslib.OK, "first"), Reply.to(request, buslib.OK, "second")
+        entries: Any = await bus.client.xrange(keys.request_stream("test"))
+        request = Request.decode(entries[0][1][envelope.FIELD])
+        first, second = Reply.to(request, envelope.OK, "first"), Reply.to(request, envelope.OK, "second")
         await bus.publish([(relay.reply_stream, [first.encode(), second.encode()])])
         assert (await asyncio.wait_for(future, 5)).body == "first"
         await asyncio.sleep(0.3)
@@ -116,15 +117,15 @@ async def test_no_worker_means_a_timeout_reply_not_a_hang(bus: Bus) -> None:
     relay = await _started_relay(bus, request_timeout_s=0.5)
     try:
         reply = await asyncio.wait_for(relay.submit("nobody-serves-this", "s", "x", "hi"), 5)
-        assert reply.status == buslib.TIMEOUT
+        assert reply.status == envelope.TIMEOUT
     finally:
         await relay.stop()
 
 
 async def test_malformed_and_expired_entries_are_acknowledged_without_a_reply(bus: Bus) -> None:
-    stream = buslib.request_stream("test")
+    stream = keys.request_stream("test")
     await bus.ensure_group(stream, "test")
-    expired = Request("r1", "s", buslib.reply_stream("gw-x"), 0, time.time() - 1, "x", "late")
+    expired = Request("r1", "s", keys.reply_stream("gw-x"), 0, time.time() - 1, "x", "late")
     await bus.publish([(stream, [b"\xc1not msgpack", expired.encode()])])
     runner, task = await _run_worker(bus, "w1")
     try:
@@ -133,7 +134,7 @@ async def test_malformed_and_expired_entries_are_acknowledged_without_a_reply(bu
                 break
             await asyncio.sleep(0.05)
         assert await bus.client.xlen(stream) == 0
-        assert await bus.client.exists(buslib.reply_stream("gw-x")) == 0
+        assert await bus.client.exists(keys.reply_stream("gw-x")) == 0
         assert not task.done()
     finally:
         runner.stop()
@@ -155,7 +156,7 @@ async def test_worker_recreates_its_group_after_redis_loses_everything(bus: Bus)
 
 
 async def test_consumers_of_departed_workers_are_forgotten_unless_they_own_work(bus: Bus) -> None:
-    stream, group = buslib.request_stream("test"), "test"
+    stream, group = keys.request_stream("test"), "test"
     await bus.ensure_group(stream, group)
     await bus.publish([(stream, [Request("r", "s", "reply:{x}", 0, time.time() + 60, "x", "b").encode()])])
     await bus.read_group(stream, group, "gone-with-work", 10, 10)  # owns one pending entry
@@ -168,7 +169,7 @@ async def test_consumers_of_departed_workers_are_forgotten_unless_they_own_work(
 
 
 async def test_worker_loads_skip_quiet_workers_and_remove_departed_ones(bus: Bus) -> None:
-    key = buslib.load_key("text")
+    key = keys.load_key("text")
     now_ms = int(time.time() * 1000)
     await bus.report_load("text", "busy", 3)
     await bus.client.hset(key, mapping={"quiet": f"2:{now_ms - 10_000}", "gone": f"1:{now_ms - 120_000}", "junk": "x"})

@@ -9,19 +9,20 @@ from typing import Any
 import pytest
 import redis
 
-from gateway.relay import Relay
+from gateway.transport.relay import Relay
 from scripts.topology import Proc, Topology
-from services import bus as buslib
-from services.bus import Bus, Request
+from services.bus import envelope
+from services.bus.client import Bus
+from services.bus.envelope import Request
 from services.settings import BusSettings, GatewaySettings, WorkerSettings
-from workers.runner import StreamRunner
+from workers.runtime.runner import StreamRunner
 
 
 class Echo:
     capability = "test"
 
     def handle(self, request: Request) -> tuple[int, Any]:
-        return buslib.OK, f"echo {request.body}"
+        return envelope.OK, f"echo {request.body}"
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +37,20 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Proc]]:
 async def test_requests_round_trip_over_partitions_on_three_shards(cluster: list[Proc]) -> None:
     settings = BusSettings(redis_url=f"redis://127.0.0.1:{cluster[0].port}/0", redis_cluster=True, partitions=6)
     gateway_bus, worker_bus = Bus.from_settings(settings), Bus.from_settings(settings)
-    relay = Relay(gateway_bus, GatewaySettings(bus=settings, gateway_id="gw-cluster"))
+    relay = Relay(gateway_bus, GatewaySettings(bus=settings, gateway_id="gw-cluster", request_timeout_s=80))
     await relay.start()
-    runner = StreamRunner(worker_bus, WorkerSettings(bus=settings, capability="test", consumer="w1", block_ms=100),
-                          Echo())
+    runner = StreamRunner(
+        worker_bus, WorkerSettings(bus=settings, capability="test", consumer="w1", block_ms=100), Echo()
+    )
     task = asyncio.create_task(runner.run())
     try:
-        for _ in range(100):
+        for _ in range(600):  # a loaded machine may take a while to reach all three shards
             if relay.healthy:
                 break
             await asyncio.sleep(0.05)
         assert relay.healthy, "the gateway never reached the cluster"
         replies = await asyncio.wait_for(
-            asyncio.gather(*(relay.submit("test", f"session-{i}", "x", i) for i in range(200))), 20
+            asyncio.gather(*(relay.submit("test", f"session-{i}", "x", i) for i in range(200))), 90
         )
         assert [r.body for r in replies] == [f"echo {i}" for i in range(200)]
         # The six partitions' streams live on more than one shard.

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 import redis
 
-from services.bus import request_stream
-from tests.conftest import Stack, metric_total, scrape, start_stack
+from services.bus.keys import request_stream
+from tests.support.stack import Stack, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -61,11 +61,15 @@ async def _socket_load(url: str, texts: list[str], on_half: asyncio.Event) -> li
 
 
 async def test_kill_9_of_a_worker_under_load_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=2, workers=2, env={"CLAIM_IDLE_MS": "2000", "WORKER_BATCH": "5"})
+    stack = start_stack(
+        tmp_path, gateways=2, pools={"redaction": 2}, env={"CLAIM_IDLE_MS": "2000", "WORKER_BATCH": "5"}
+    )
     try:
         sockets, per_socket = 20, 10
-        texts = [[f"Request {s}-{i}: call Priya Patel at 646-555-{s * 100 + i:04d}" for i in range(per_socket)]
-                 for s in range(sockets)]
+        texts = [
+            [f"Request {s}-{i}: call Priya Patel at 646-555-{s * 100 + i:04d}" for i in range(per_socket)]
+            for s in range(sockets)
+        ]
         half = asyncio.Event()
         load = asyncio.gather(*(_socket_load(stack.ws_url, t, half) for t in texts))
         await half.wait()
@@ -87,7 +91,7 @@ async def test_kill_9_of_a_worker_under_load_loses_and_duplicates_nothing(tmp_pa
 
 
 async def test_redis_outage_fails_fast_and_service_resumes_without_restarts(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=1, workers=1)
+    stack = start_stack(tmp_path, gateways=1, pools={"redaction": 1})
     try:
         assert stack.redis is not None
         gateway = stack.gateways[0]
@@ -132,7 +136,7 @@ async def test_redis_outage_fails_fast_and_service_resumes_without_restarts(tmp_
 
 
 async def test_sigterm_drains_a_gateway_and_closes_sockets_with_1001(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=1, workers=1, env={"DRAIN_DELAY_S": "0.5"})
+    stack = start_stack(tmp_path, gateways=1, pools={"redaction": 1}, env={"DRAIN_DELAY_S": "0.5"})
     try:
         gateway = stack.gateways[0]
         async with aiohttp.ClientSession() as session, session.ws_connect(stack.ws_url) as ws:
@@ -152,7 +156,7 @@ async def test_sigterm_drains_a_gateway_and_closes_sockets_with_1001(tmp_path: P
 
 
 def test_nginx_keeps_a_client_on_one_gateway_and_fails_over_when_it_dies(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=2, workers=1)
+    stack = start_stack(tmp_path, gateways=2, pools={"redaction": 1})
     try:
         body = json.dumps({"text": ["Call 212-555-0187"]}).encode()
         for _ in range(10):

@@ -13,7 +13,7 @@ import pytest
 import websocket
 from privateai_client import PAIClient
 
-from tests.conftest import Stack, start_stack
+from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +55,10 @@ def test_link_batch_shares_marker_numbering_across_items(stack: Stack) -> None:
         (b"{not json", "JSON"),
         (b'{"text": "a string, not a list"}', "text"),
         (b'{"text": ["ok"], "processed_text": {"type": "MASK", "mask_character": "##"}}', "mask_character"),
-        (b'{"text": ["ok"], "entity_detection": {"entity_types": [{"type": "ENABLE", "value": ["NOPE"]}]}}',
-         "entity_types"),
+        (
+            b'{"text": ["ok"], "entity_detection": {"entity_types": [{"type": "ENABLE", "value": ["NOPE"]}]}}',
+            "entity_types",
+        ),
     ],
 )
 def test_malformed_body_is_400_with_json_naming_the_problem(stack: Stack, body: bytes, field: str) -> None:
@@ -67,7 +69,9 @@ def test_malformed_body_is_400_with_json_naming_the_problem(stack: Stack, body: 
 
 @pytest.fixture(scope="module")
 def keyed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = start_stack(tmp_path_factory.mktemp("keyed"), gateways=1, workers=1, env={"API_KEYS": "k-one,k-two"})
+    s = start_stack(
+        tmp_path_factory.mktemp("keyed"), gateways=1, pools={"redaction": 1}, env={"API_KEYS": "k-one,k-two"}
+    )
     try:
         yield s
     finally:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import websocket
 
-from tests.conftest import Stack, metric_total, scrape
+from tests.support.stack import Stack, metric_total, scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -82,8 +82,10 @@ def test_disable_names_and_mask_as_in_vendor_examples(stack: Stack) -> None:
         ({"project_id": "x"}, "text"),
         ({"text": ["a list"]}, "text"),
         ({"text": 42}, "text"),
-        ({"text": "hi", "entity_detection": {"entity_types": [{"type": "ENABLE", "value": ["NOT_A_TYPE"]}]}},
-         "entity_types"),
+        (
+            {"text": "hi", "entity_detection": {"entity_types": [{"type": "ENABLE", "value": ["NOT_A_TYPE"]}]}},
+            "entity_types",
+        ),
         ({"text": "hi", "processed_text": {"type": "MASK", "mask_character": "ab"}}, "mask_character"),
         ({"text": "hi", "entity_detection": {"filter": [{"type": "ALLOW", "pattern": "([unclosed"}]}}, "filter"),
     ],
@@ -134,8 +136,9 @@ def test_gateway_metrics_are_not_exposed_through_nginx(stack: Stack) -> None:
 def test_metrics_count_connections_messages_latency_errors_and_worker_time(stack: Stack) -> None:
     before = [scrape(g.port) for g in stack.gateways]
     ws = _connect(stack)
-    open_now = sum(metric_total(scrape(g.port), "gateway_connections_open", 'protocol="privateai_ws"')
-                   for g in stack.gateways)
+    open_now = sum(
+        metric_total(scrape(g.port), "gateway_connections_open", 'protocol="privateai_ws"') for g in stack.gateways
+    )
     for _ in range(5):
         _ask(ws, {"text": "Ring Olga Petrova on 020 7946 0958"})
     _ask(ws, "not json")

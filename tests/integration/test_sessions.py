@@ -10,19 +10,20 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from gateway.relay import Relay
-from gateway.streaming import SessionError, StreamingSession
-from services import bus as buslib
-from services.bus import Bus
+from gateway.transport.relay import Relay
+from gateway.transport.streaming import SessionError, StreamingSession
+from services.bus import keys
+from services.bus.client import Bus
+from services.bus.sessions import Done, Failed, Resume, SessionEvent, Utterance
 from services.settings import BusSettings, GatewaySettings, WorkerSettings
-from workers.sessions import SessionRunner
+from workers.runtime.sessions import SessionRunner
 
 TEXT = " ".join(f"Sentence number {i} has some words in it." for i in range(40))
 SENTENCES = [s.strip() + "." for s in TEXT.split(".") if s.strip()]
@@ -42,28 +43,39 @@ class Sentences:
     def __init__(self) -> None:
         self.resumed_with: list[Any] = []
 
-    def open(self, params: dict[str, Any], resume: dict[str, Any]) -> _State:
+    def open(self, params: Mapping[str, Any], resume: Resume) -> _State:
         if params.get("lang") not in (None, "en"):
             raise ValueError(f"lang: unsupported language {params.get('lang')!r}")
-        self.resumed_with.append((resume.get("checkpoint"), resume.get("offset")))
-        return _State(offset=int(resume.get("offset", 0)))
+        self.resumed_with.append((dict(resume.checkpoint) or None, resume.offset))
+        return _State(offset=resume.offset)
 
-    def feed(self, state: _State, data: bytes) -> list[dict[str, Any]]:
+    def feed(self, state: _State, data: bytes) -> list[SessionEvent]:
         state.pending += data
-        events = []
+        events: list[SessionEvent] = []
         while b"." in state.pending:
             sentence, _, rest = state.pending.partition(b".")
             consumed = len(sentence) + 1
             state.offset += consumed
             state.pending = rest
             text = sentence.decode().strip() + "."
-            events.append({"type": "sentence", "text": text, "confirmed": state.offset, "checkpoint": {"after": text}})
+            events.append(_sentence(text, state.offset, {"after": text}))
         return events
 
-    def finish(self, state: _State) -> list[dict[str, Any]]:
+    def finish(self, state: _State) -> list[SessionEvent]:
         if state.pending.strip():
-            return [{"type": "sentence", "text": state.pending.decode().strip(), "confirmed": state.offset}]
+            return [_sentence(state.pending.decode().strip(), state.offset)]
         return []
+
+
+def _sentence(text: str, confirmed: int, checkpoint: dict[str, Any] | None = None) -> Utterance:
+    # A sentence travels as an utterance of one "word": the whole sentence.
+    return Utterance(
+        start=0.0, end=0.0, confidence=1.0, words=[(text, 0.0, 0.0, 1.0)], confirmed=confirmed, checkpoint=checkpoint
+    )
+
+
+def _sentences(events: list[SessionEvent]) -> list[str]:
+    return [e.words[0][0] for e in events if isinstance(e, Utterance)]
 
 
 def _worker(redis_url: str, name: str, lease_ms: int = 600) -> tuple[SessionRunner, Bus]:
@@ -74,8 +86,10 @@ def _worker(redis_url: str, name: str, lease_ms: int = 600) -> tuple[SessionRunn
 
 
 async def _relay(bus: Bus, request_timeout_s: float = 10.0) -> Relay:
-    relay = Relay(bus, GatewaySettings(bus=bus.settings, gateway_id=f"gw-{time.monotonic_ns()}",
-                                       request_timeout_s=request_timeout_s))
+    relay = Relay(
+        bus,
+        GatewaySettings(bus=bus.settings, gateway_id=f"gw-{time.monotonic_ns()}", request_timeout_s=request_timeout_s),
+    )
     await relay.start()
     for _ in range(100):
         if relay.healthy:
@@ -84,12 +98,12 @@ async def _relay(bus: Bus, request_timeout_s: float = 10.0) -> Relay:
     raise AssertionError("relay not healthy")
 
 
-async def _collect(session: StreamingSession, wait_s: float = 15) -> list[dict[str, Any]]:
-    events = []
+async def _collect(session: StreamingSession, wait_s: float = 15) -> list[SessionEvent]:
+    events: list[SessionEvent] = []
     while True:
         event = await asyncio.wait_for(session.events.get(), wait_s)
         events.append(event)
-        if event["type"] in ("done", "error"):
+        if isinstance(event, Done | Failed):
             return events
 
 
@@ -131,9 +145,9 @@ async def test_a_session_streams_in_order_to_one_worker(bus: Bus, relay: Relay, 
             session.send(chunk)
         session.end()
         events = await _collect(session)
-        assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
-        assert [e["index"] for e in events] == list(range(len(events)))
-        assert await bus.client.get(buslib.lease_key(session.incarnation)) is None  # released at the end
+        assert _sentences(events) == SENTENCES
+        assert [e.index for e in events] == list(range(len(events)))
+        assert await bus.client.get(keys.lease_key(session.incarnation)) is None  # released at the end
 
 
 async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, relay: Relay, redis_url: str) -> None:
@@ -157,16 +171,16 @@ async def test_a_worker_crash_mid_stream_loses_and_repeats_nothing(bus: Bus, rel
             await asyncio.sleep(0.002)
         session.end()
         events = got + await _collect(session, wait_s=20)
-        sentences = [e["text"] for e in events if e["type"] == "sentence"]
+        sentences = _sentences(events)
         assert sentences == SENTENCES  # every sentence once, in order
         assert session.reopens == 1
-        assert events[-1]["type"] == "done"
+        assert isinstance(events[-1], Done)
         # The second worker resumed from the checkpoint of the last sentence delivered before the crash,
         # and checkpoints never reach the client.
         ((checkpoint, offset),) = second.handler.resumed_with  # type: ignore[attr-defined]
-        (last_before,) = [e for e in events if e.get("confirmed") == offset]
-        assert checkpoint == {"after": last_before["text"]}
-        assert all("checkpoint" not in e for e in events)
+        (last_before,) = [e for e in events if e.confirmed == offset]
+        assert checkpoint == {"after": _sentences([last_before])[0]}
+        assert all(e.checkpoint is None for e in events)
     finally:
         second.stop()
         await second_task
@@ -188,10 +202,10 @@ async def test_an_abort_frees_the_worker_session_quickly(bus: Bus, relay: Relay,
             assert time.monotonic() - started < 2, "worker still holds the session 2 s after the abort"
             await asyncio.sleep(0.02)
         for _ in range(50):
-            if await bus.client.get(buslib.lease_key(session.incarnation)) is None:
+            if await bus.client.get(keys.lease_key(session.incarnation)) is None:
                 break
             await asyncio.sleep(0.02)
-        assert await bus.client.get(buslib.lease_key(session.incarnation)) is None
+        assert await bus.client.get(keys.lease_key(session.incarnation)) is None
 
 
 async def test_bad_parameters_are_refused_at_open(bus: Bus, relay: Relay, redis_url: str) -> None:
@@ -292,7 +306,7 @@ async def test_events_that_cannot_be_published_are_replayed_not_lost(bus: Bus, r
             session.send(chunk)
         session.end()
         events = await _collect(session, wait_s=20)
-        assert [e["text"] for e in events if e["type"] == "sentence"] == SENTENCES
+        assert _sentences(events) == SENTENCES
         assert not failures and session.reopens == 1
 
 

@@ -12,8 +12,8 @@ import pytest
 import redis
 import websocket
 
-from tests.audio import SILENCE_1S, pcm_of, transcribe_stream, wav
-from tests.conftest import Stack, metric_total, scrape, start_stack
+from tests.support.audio import SILENCE_1S, pcm_of, transcribe_stream, wav
+from tests.support.stack import Stack, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,9 +27,8 @@ def _words(utterances: list[dict[str, Any]]) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def asr_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = start_stack(tmp_path_factory.mktemp("asr"), gateways=2, workers=0, env={"LOG_LEVEL": "DEBUG"})
+    s = start_stack(tmp_path_factory.mktemp("asr"), gateways=2, pools={"asr": 2}, env={"LOG_LEVEL": "DEBUG"})
     try:
-        s.workers.extend(s.topology.start_worker("asr", name=f"worker-asr-{i + 1}") for i in range(2))
         yield s
     finally:
         s.topology.stop_all()
@@ -146,8 +145,9 @@ def test_a_client_closing_mid_stream_frees_the_worker_session_within_2_s(asr_sta
     while sum(metric_total(scrape(w.port), "worker_sessions_active") for w in asr_stack.workers) != 0:
         assert time.monotonic() - closed < 2, "the worker still holds the session 2 s after the client left"
         time.sleep(0.05)
-    aborted = sum(metric_total(scrape(w.port), "worker_sessions_ended_total", 'outcome="aborted"')
-                  for w in asr_stack.workers)
+    aborted = sum(
+        metric_total(scrape(w.port), "worker_sessions_ended_total", 'outcome="aborted"') for w in asr_stack.workers
+    )
     assert aborted >= 1
 
 
@@ -159,9 +159,9 @@ def test_no_audio_or_transcript_text_reaches_the_logs(asr_stack: Stack) -> None:
 
 
 def test_kill_9_of_the_worker_holding_a_session_loses_and_repeats_no_utterance(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=1, workers=0, env={"SESSION_LEASE_TTL_MS": "1000"})
+    stack = start_stack(tmp_path, gateways=1, pools={"asr": 2}, env={"SESSION_LEASE_TTL_MS": "1000"})
     try:
-        workers = [stack.topology.start_worker("asr", name=f"worker-asr-{i + 1}") for i in range(2)]
+        workers = stack.pools["asr"]
         url = _url(stack, "output=json&outstream=true")
         baseline, _ = transcribe_stream(url, CALL)
         expected = _words(json.loads(baseline[-1][1])["utterances"])
@@ -252,7 +252,7 @@ def test_scrubaudio_streams_all_the_audio_back_with_personal_words_silenced(asr_
 
 
 def test_with_no_asr_worker_running_the_client_is_told_to_retry_within_seconds(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=1, workers=0)
+    stack = start_stack(tmp_path, gateways=1, pools={})
     try:
         started = time.monotonic()
         messages, code = transcribe_stream(_url(stack, "output=json"), CALL[:32000])

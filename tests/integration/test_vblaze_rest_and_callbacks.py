@@ -19,9 +19,9 @@ import pytest
 import redis
 import websocket
 
-from services import bus
-from tests.audio import SILENCE_1S, pcm_of, transcribe_stream, wav
-from tests.conftest import Stack, metric_total, scrape, start_stack
+from services.bus import keys
+from tests.support.audio import SILENCE_1S, pcm_of, transcribe_stream, wav
+from tests.support.stack import Stack, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -95,21 +95,30 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def batch_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = {"LOG_LEVEL": "DEBUG", "CALLBACK_MAX_RETRIES": str(MAX_RETRIES), "CALLBACK_BACKOFF_S": "0.1",
-           "CALLBACK_BACKOFF_MAX_S": "0.4", "CALLBACK_TIMEOUT_S": "2"}
-    s = start_stack(tmp_path_factory.mktemp("batch"), gateways=1, workers=0, env=env)
+    env = {
+        "LOG_LEVEL": "DEBUG",
+        "CALLBACK_MAX_RETRIES": str(MAX_RETRIES),
+        "CALLBACK_BACKOFF_S": "0.1",
+        "CALLBACK_BACKOFF_MAX_S": "0.4",
+        "CALLBACK_TIMEOUT_S": "2",
+    }
+    s = start_stack(tmp_path_factory.mktemp("batch"), gateways=1, pools={"asr": 1}, env=env)
     try:
-        s.workers.append(s.topology.start_worker("asr", name="worker-asr-1"))
-        s.workers.append(s.topology.start_celery_worker([bus.BATCH_JOBS_QUEUE, bus.BATCH_CALLBACKS_QUEUE],
-                                                        name="worker-batch-1"))
+        s.workers.append(
+            s.topology.start_celery_worker([keys.BATCH_JOBS_QUEUE, keys.BATCH_CALLBACKS_QUEUE], name="worker-batch-1")
+        )
         yield s
     finally:
         s.topology.stop_all()
 
 
 def _post(stack: Stack, query: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes, str]:
-    request = urllib.request.Request(f"{stack.url}/transcribe?{query}", data=body, method="POST",
-                                     headers={"Content-Type": "audio/wav", **(headers or {})})
+    request = urllib.request.Request(
+        f"{stack.url}/transcribe?{query}",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "audio/wav", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
             return resp.status, resp.read(), resp.headers.get("Content-Type", "")
@@ -145,10 +154,17 @@ def test_rest_without_callback_answers_with_the_transcript(batch_stack: Stack) -
 
 def test_rest_takes_the_file_as_multipart_field_and_tags_as_headers(batch_stack: Stack) -> None:
     boundary = uuid.uuid4().hex
-    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"call.wav\"\r\n"
-            f"Content-Type: audio/wav\r\n\r\n").encode() + CARD + f"\r\n--{boundary}--\r\n".encode()
-    status, body, ctype = _post(batch_stack, "", form, {"Content-Type": f"multipart/form-data; boundary={boundary}",
-                                                         "X-Voci-Output": "text"})
+    form = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="call.wav"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + CARD
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    status, body, ctype = _post(
+        batch_stack, "", form, {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-Voci-Output": "text"}
+    )
     assert status == 200 and ctype.startswith("text/plain")
     assert "credit card" in body.decode()
 
@@ -169,7 +185,7 @@ def test_rest_with_callback_answers_202_at_once_and_posts_the_transcript(
     # The job's audio is gone from Redis once the job is done.
     client = redis.Redis.from_url(batch_stack.topology.redis_url)
     try:
-        assert client.exists(bus.job_audio_key(answer["requestid"])) == 0
+        assert client.exists(keys.job_audio_key(answer["requestid"])) == 0
     finally:
         client.close()
 
@@ -198,8 +214,10 @@ def test_a_bad_wav_is_a_400_saying_what_is_wrong(batch_stack: Stack, receiver: R
 def test_websocket_utterance_callback_gets_each_utterance_instead_of_the_socket(
     batch_stack: Stack, receiver: Receiver
 ) -> None:
-    url = (f"ws://127.0.0.1:{batch_stack.nginx.port}/transcribe?output=json&outstream=true"
-           f"&utterance_callback={receiver.url('/utt')}")
+    url = (
+        f"ws://127.0.0.1:{batch_stack.nginx.port}/transcribe?output=json&outstream=true"
+        f"&utterance_callback={receiver.url('/utt')}"
+    )
     texts, code, _ = _stream(url, TWO_UTTERANCES)
     assert code == 1000
     # No utterance messages and no empty end-of-utterances message: only the transcript.

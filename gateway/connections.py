@@ -1,0 +1,53 @@
+"""One interface for every kind of client connection, so a draining gateway closes each in its own form.
+
+A Private AI socket, a V-Blaze stream, and next IDVoice streams and Socket.IO sessions all implement
+:class:`Connection`; the :class:`Connections` registry counts them per protocol and drains them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Protocol
+
+from services import metrics
+
+log = logging.getLogger("gateway.connections")
+
+
+class Connection(Protocol):
+    async def drain(self, timeout_s: float) -> None:
+        """Let the work in flight finish (up to timeout_s), then close in the protocol's own way (for a
+        WebSocket: 1001, so the client reconnects to a live gateway). Never raises."""
+        ...
+
+
+class Connections:
+    """The open connections of one gateway process."""
+
+    def __init__(self) -> None:
+        self._open: set[Connection] = set()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @contextlib.contextmanager
+    def tracked(self, conn: Connection, protocol: str) -> Iterator[None]:
+        """Registers the connection (and counts it in gateway_connections_open) for the block's duration."""
+        self._open.add(conn)
+        gauge = metrics.CONNECTIONS_OPEN.labels(protocol)
+        gauge.inc()
+        try:
+            yield
+        finally:
+            self._open.discard(conn)
+            gauge.dec()
+
+    async def drain(self, timeout_s: float) -> None:
+        conns = list(self._open)
+        if not conns:
+            return
+        log.info("draining connections", extra={"count": len(conns)})
+        await asyncio.gather(*(conn.drain(timeout_s) for conn in conns), return_exceptions=True)

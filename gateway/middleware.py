@@ -1,0 +1,80 @@
+"""Authentication and draining, answered once for every protocol's routes, each in its own error form.
+
+A protocol registers each route with a :class:`Guard`: its metrics label and how it renders an error
+before any protocol exchange (Private AI: ``{"error", "status"}``; V-Blaze: its JSON). Routes without a
+guard (health, metrics, ``GET /``) are open. API keys come as the vendors' clients send them:
+``x-api-key``, ``Authorization: Bearer``, or ``?api_key=`` (a browser cannot set headers on a WebSocket).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from aiohttp.abc import AbstractMatchInfo
+from aiohttp.web_urldispatcher import AbstractRoute
+
+from gateway.state import STATE
+from services import metrics
+
+ErrorForm = Callable[[int, str], web.StreamResponse]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+UNAUTHORIZED = "missing or invalid API key (send x-api-key or Authorization: Bearer)"
+DRAINING = "gateway is draining; reconnect"
+
+
+@dataclass(frozen=True)
+class Guard:
+    protocol: str  # the metrics label of errors answered here
+    error: ErrorForm
+    unauthorized: str = UNAUTHORIZED
+    draining: str = DRAINING
+
+
+GUARDS: web.AppKey[dict[AbstractRoute, Guard]] = web.AppKey("guards", dict)
+
+
+def guard(app: web.Application, route: AbstractRoute, how: Guard) -> None:
+    """Require an API key (when API_KEYS is set) and refuse while draining, on this route."""
+    app[GUARDS][route] = how
+
+
+def presented_key(request: web.Request) -> str:
+    key = request.headers.get("x-api-key", "")
+    if key:
+        return key
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.query.get("api_key", "")
+
+
+def is_allowed(request: web.Request, keys: tuple[str, ...]) -> bool:
+    if not keys:
+        return True
+    given = presented_key(request).encode()
+    # Compare against every key in constant time so the response time leaks nothing about the keys.
+    return any(hmac.compare_digest(given, key.encode()) for key in keys)
+
+
+def _route(match_info: AbstractMatchInfo) -> AbstractRoute | None:
+    route = getattr(match_info, "route", None)
+    return route if isinstance(route, AbstractRoute) else None
+
+
+@web.middleware
+async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = _route(request.match_info)
+    how = request.app.get(GUARDS, {}).get(route) if route is not None else None
+    if how is not None:
+        state = request.app[STATE]
+        if not is_allowed(request, state.settings.api_keys):
+            metrics.ERRORS.labels(how.protocol, "unauthorized").inc()
+            return how.error(401, how.unauthorized)
+        if state.draining:
+            metrics.ERRORS.labels(how.protocol, "draining").inc()
+            return how.error(503, how.draining)
+    return await handler(request)

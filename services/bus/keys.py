@@ -1,0 +1,59 @@
+"""Every key name of the bus. Each carries a hash tag, so every command touches one Redis Cluster slot.
+
+- ``req:{<capability>.<partition>}``  request stream; one consumer group per capability reads it.
+- ``reply:{<gateway id>}``            one reply stream per gateway process; only that gateway reads it.
+- ``inbox:{<worker id>}``             a streaming worker's own stream: the frames of the sessions it holds.
+- ``lease:{<session id>}``            which worker holds a streaming session; a TTL the worker renews.
+- ``load:{<capability>}``             hash of a session pool's workers: sessions held and when reported.
+- ``job:{<job id>}:audio``            a batch job's decoded PCM16, written by the gateway with a TTL and
+                                      deleted by the batch worker when the job is done.
+- ``batch:*``                         Celery's broker keys (kombu's Redis transport, under the global key
+                                      prefix ``BATCH_KEY_PREFIX``): the queue lists and kombu's bookkeeping.
+                                      Celery does not run on Redis Cluster; batch jobs need a plain Redis.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+INBOX_PREFIX = "inbox:"
+
+
+def request_stream(capability: str, partition: int = 0) -> str:
+    return f"req:{{{capability}.{partition}}}"
+
+
+def reply_stream(gateway_id: str) -> str:
+    return f"reply:{{{gateway_id}}}"
+
+
+def inbox_stream(worker_id: str) -> str:
+    return f"{INBOX_PREFIX}{{{worker_id}}}"
+
+
+def lease_key(session_id: str) -> str:
+    return f"lease:{{{session_id}}}"
+
+
+def load_key(capability: str) -> str:
+    """Hash of a session pool's workers: consumer -> "sessions held:unix ms of the report"."""
+    return f"load:{{{capability}}}"
+
+
+def job_audio_key(job_id: str) -> str:
+    return f"job:{{{job_id}}}:audio"
+
+
+def group_name(capability: str) -> str:
+    return capability
+
+
+def partition_for(session_id: str, partitions: int) -> int:
+    # Stable across processes (unlike hash()), so one session always lands on one partition.
+    return zlib.crc32(session_id.encode()) % partitions if partitions > 1 else 0
+
+
+# Batch jobs (Celery). Queue names become Redis list keys under the prefix, so they are named here too.
+BATCH_KEY_PREFIX = "batch:"
+BATCH_JOBS_QUEUE = "batch.jobs"
+BATCH_CALLBACKS_QUEUE = "batch.callbacks"
