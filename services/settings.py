@@ -70,6 +70,15 @@ def env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in _get(env, name, "").split(",") if item.strip())
 
 
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = env_list(env, "API_KEYS")
+    raw = _get(env, "API_KEYS", "")
+    if raw and not keys:
+        # " , " would otherwise switch authentication off without a word.
+        raise ConfigError(f"Config 'API_KEYS' has value '{raw}'. It names no key: unset it to run without keys.")
+    return keys
+
+
 def _instance_id(prefix: str) -> str:
     # Unique per process so a restarted process never reads a dead one's reply stream or pending list.
     return f"{prefix}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -105,6 +114,7 @@ class BatchSettings:
 
     bus: BusSettings = field(default_factory=BusSettings)
     metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
     # One callback POST may take this long; a slow receiver must not hold a worker for minutes.
     callback_timeout_s: float = 5.0
     # Retries after the first attempt; delay before retry n is about CALLBACK_BACKOFF_S * 2**n, jittered,
@@ -129,6 +139,7 @@ class BatchSettings:
         settings = cls(
             bus=BusSettings.from_env(env),
             metrics_port=env_int(env, "METRICS_PORT", 0),
+            metrics_host=_get(env, "METRICS_HOST", cls.metrics_host) or cls.metrics_host,
             callback_timeout_s=env_float(env, "CALLBACK_TIMEOUT_S", cls.callback_timeout_s, minimum=0.1),
             callback_max_retries=env_int(env, "CALLBACK_MAX_RETRIES", cls.callback_max_retries),
             callback_backoff_s=env_float(env, "CALLBACK_BACKOFF_S", cls.callback_backoff_s, minimum=0.001),
@@ -163,6 +174,9 @@ class GatewaySettings:
     max_pending: int = 20_000
     drain_delay_s: float = 0.0
     drain_timeout_s: float = 20.0
+    # A connection that sends no complete request for this long is closed (partial headers included);
+    # above nginx's 60 s upstream keepalive, so nginx never reuses a connection the gateway is closing.
+    idle_timeout_s: float = 75.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -173,7 +187,7 @@ class GatewaySettings:
             host=_get(env, "GATEWAY_HOST", cls.host),
             port=env_int(env, "GATEWAY_PORT", cls.port, minimum=1),
             gateway_id=_get(env, "GATEWAY_ID", "") or _instance_id("gw"),
-            api_keys=env_list(env, "API_KEYS"),
+            api_keys=_api_keys(env),
             request_timeout_s=env_float(env, "REQUEST_TIMEOUT_S", cls.request_timeout_s, minimum=0.1),
             max_frame_bytes=env_int(env, "MAX_FRAME_BYTES", cls.max_frame_bytes, minimum=1024),
             max_body_bytes=env_int(env, "MAX_BODY_BYTES", cls.max_body_bytes, minimum=1024),
@@ -181,6 +195,7 @@ class GatewaySettings:
             max_pending=env_int(env, "MAX_PENDING", cls.max_pending, minimum=1),
             drain_delay_s=env_float(env, "DRAIN_DELAY_S", cls.drain_delay_s),
             drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
+            idle_timeout_s=env_float(env, "GATEWAY_IDLE_TIMEOUT_S", cls.idle_timeout_s, minimum=0.5),
         )
 
 
@@ -196,6 +211,10 @@ class RedactionSettings:
     marker_hash_key: str = ""
     synthetic_locale: str = "en_US"
     detect_languages: bool = True
+    # Per request: characters in, entities out (bounds the reply), and time for client-supplied patterns.
+    max_chars: int = 1_000_000
+    max_entities: int = 10_000
+    pattern_budget_s: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionSettings:
@@ -212,6 +231,9 @@ class RedactionSettings:
             marker_hash_key=env.get("REDACTION_MARKER_HASH_KEY", ""),
             synthetic_locale=_get(env, "REDACTION_SYNTHETIC_LOCALE", cls.synthetic_locale) or cls.synthetic_locale,
             detect_languages=env_bool(env, "REDACTION_DETECT_LANGUAGES", cls.detect_languages),
+            max_chars=env_int(env, "REDACTION_MAX_CHARS", cls.max_chars, minimum=1),
+            max_entities=env_int(env, "REDACTION_MAX_ENTITIES", cls.max_entities, minimum=1),
+            pattern_budget_s=env_float(env, "REDACTION_PATTERN_BUDGET_S", cls.pattern_budget_s, minimum=0.001),
         )
 
 
@@ -252,7 +274,11 @@ class WorkerSettings:
     capability: str = "redaction"
     consumer: str = ""
     metrics_port: int = 0
+    # Where the metrics port listens: local by default, like everything else; a container sets 0.0.0.0.
+    metrics_host: str = "127.0.0.1"
     batch_size: int = 100
+    # A read batch is answered in slices of at most this many request bytes, small requests first.
+    batch_bytes: int = 1 << 20
     block_ms: int = 1000
     # Entries idle this long in a consumer's pending list belong to a dead worker and are reclaimed.
     claim_idle_ms: int = 5000
@@ -266,6 +292,9 @@ class WorkerSettings:
     # and how long a session may go without a frame before the worker frees it.
     lease_ttl_ms: int = 3000
     session_idle_s: float = 60.0
+    # Sessions one worker holds at most (memory grows with them); past it, it reads no more opens and
+    # the pool's other workers take them.
+    session_capacity: int = 16
 
     @classmethod
     def from_env(cls, capability: str, env: Mapping[str, str] | None = None) -> WorkerSettings:
@@ -276,7 +305,9 @@ class WorkerSettings:
             capability=capability,
             consumer=_get(env, "WORKER_ID", "") or _instance_id(capability),
             metrics_port=env_int(env, "METRICS_PORT", 0),
+            metrics_host=_get(env, "METRICS_HOST", cls.metrics_host) or cls.metrics_host,
             batch_size=env_int(env, "WORKER_BATCH", cls.batch_size, minimum=1),
+            batch_bytes=env_int(env, "WORKER_BATCH_BYTES", cls.batch_bytes, minimum=1024),
             block_ms=env_int(env, "WORKER_BLOCK_MS", cls.block_ms, minimum=1),
             claim_idle_ms=env_int(env, "CLAIM_IDLE_MS", cls.claim_idle_ms, minimum=100),
             claim_interval_s=env_float(env, "CLAIM_INTERVAL_S", cls.claim_interval_s, minimum=0.05),
@@ -285,6 +316,7 @@ class WorkerSettings:
             asr=AsrSettings.from_env(env) if capability == "asr" else AsrSettings(),
             lease_ttl_ms=env_int(env, "SESSION_LEASE_TTL_MS", cls.lease_ttl_ms, minimum=300),
             session_idle_s=env_float(env, "SESSION_IDLE_S", cls.session_idle_s, minimum=1.0),
+            session_capacity=env_int(env, "SESSION_CAPACITY", cls.session_capacity, minimum=1),
             forget_consumer_after_ms=env_int(
                 env, "FORGET_CONSUMER_AFTER_MS", cls.forget_consumer_after_ms, minimum=1000
             ),

@@ -18,6 +18,8 @@ FIELD = b"m"
 # Status codes carried in replies; HTTP numbers because every protocol maps them easily.
 OK = 200
 BAD_REQUEST = 400
+REQUEST_TIMEOUT = 408
+TOO_LARGE = 413
 INTERNAL = 500
 UNAVAILABLE = 503
 TIMEOUT = 504

@@ -9,7 +9,7 @@ Importing this package is cheap: gazetteers, Faker and the language model load w
 from __future__ import annotations
 
 from .engine import EngineConfig, RedactionEngine
-from .errors import EngineConfigError, InvalidRequest, RedactionError
+from .errors import EngineConfigError, InvalidRequest, RedactionError, TooLarge
 from .process import process_body
 
 __all__ = [
@@ -18,5 +18,6 @@ __all__ = [
     "InvalidRequest",
     "RedactionEngine",
     "RedactionError",
+    "TooLarge",
     "process_body",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Protocol
 
-from . import contact_patterns, cued_ids, date_patterns, financial_patterns
+from . import contact_patterns, cued_ids, cued_secrets, date_patterns, financial_patterns
 from .addresses import AddressDetector
 from .lexicon import Lexicon
 from .names import NameDetector
@@ -25,7 +25,10 @@ class Detector(Protocol):
 
 
 # Exact matches whose words must not be read again as names or places ("john.smith@x.com", "May 5").
-_CLAIMING = frozenset({"EMAIL_ADDRESS", "URL", "IP_ADDRESS", "DATE", "DOB", "LOCATION_ADDRESS", "ORGANIZATION", "AGE"})
+_CLAIMING = frozenset({
+    "EMAIL_ADDRESS", "URL", "IP_ADDRESS", "DATE", "DOB", "LOCATION_ADDRESS", "ORGANIZATION", "AGE",
+    "CREDIT_CARD_EXPIRATION", "CVV", "ROUTING_NUMBER", "PASSWORD", "NUMERICAL_PII",
+})  # fmt: skip
 
 
 # "Eleanor Whitcombe, 89, of Shaker Heights", "Aditi Bhattacharya, 27, MSc", "John Doe (42)".
@@ -86,7 +89,11 @@ class RuleDetector:
             spans += contact_patterns.find_phone_numbers(text)
             spans += cued_ids.find_passports(text, lower)
             spans += cued_ids.find_driver_licenses(text, lower)
+            spans += cued_secrets.find_card_details(text, lower)
+            spans += cued_secrets.find_routing_numbers(text, lower)
+            spans += cued_secrets.find_ids(text)
         spans += date_patterns.find_dates(text, lower)
         spans += date_patterns.find_ages(text, lower)
         spans += find_spoken_numbers(lower)
+        spans += cued_secrets.find_passwords(text, lower)
         return spans

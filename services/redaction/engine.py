@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from services.settings import RedactionSettings
 
-from .errors import EngineConfigError
+from .errors import EngineConfigError, TooLarge
+from .folding import fold
 from .markers import Numbering
-from .options import RequestOptions
+from .options import RequestLimits, RequestOptions
 from .response import render
 from .selection import Entity, select
 
@@ -29,6 +30,7 @@ class EngineConfig:
     marker_hash_key: bytes = b""
     synthetic_locale: str = "en_US"
     detect_languages: bool = True
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     @classmethod
     def from_settings(cls, settings: RedactionSettings) -> EngineConfig:
@@ -38,6 +40,7 @@ class EngineConfig:
             marker_hash_key=key.encode() if key else b"",
             synthetic_locale=settings.synthetic_locale,
             detect_languages=settings.detect_languages,
+            limits=RequestLimits(settings.max_chars, settings.max_entities, settings.pattern_budget_s),
         )
 
 
@@ -66,11 +69,13 @@ class RedactionEngine:
         synthetic_writer: SyntheticWriter,
         languages: LanguageDetector | None,
         marker_hash_key: bytes,
+        limits: RequestLimits | None = None,
     ) -> None:
         self.detector = detector
         self.synthetic_writer = synthetic_writer
         self.languages = languages
         self.marker_hash_key = marker_hash_key
+        self.limits = limits or RequestLimits()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RedactionEngine:
@@ -102,24 +107,31 @@ class RedactionEngine:
             synthetic_writer=writer,
             languages=LanguageDetector() if config.detect_languages else None,
             marker_hash_key=config.marker_hash_key or secrets.token_bytes(32),
+            limits=config.limits,
         )
 
     def entities(self, text: str, options: RequestOptions) -> list[Entity]:
         """The entities a request's options keep in one text, in text order."""
-        return select(text, self.detector.detect(text), options.filters, options.types)
+        folded = fold(text)
+        spans = [folded.original(span) for span in self.detector.detect(folded.text)]
+        return select(text, spans, options.filters, options.types)
 
     def process(self, options: RequestOptions) -> list[dict[str, Any]]:
         """One Private AI response object per text of the request."""
         texts = list(options.texts)
         linked = _DocumentState(options, texts, self) if options.link_batch else None
+        found = [self.entities(text, options) for text in texts]
+        # The answer's size follows the entities: refuse before rendering a reply that would be huge.
+        if (count := sum(map(len, found))) > self.limits.max_entities:
+            raise TooLarge("text", f"{count} entities found, more than the {self.limits.max_entities} allowed")
         results = []
-        for text in texts:
+        for text, entities in zip(texts, found, strict=True):
             state = linked or _DocumentState(options, [text], self)
             languages = self.languages.detect(text) if self.languages is not None else {}
             results.append(
                 render(
                     text,
-                    self.entities(text, options),
+                    entities,
                     options,
                     numbering=state.numbering,
                     synthetic=state.synthetic if options.output.kind == "SYNTHETIC" else None,

@@ -22,3 +22,7 @@ class InvalidRequest(RedactionError, ValueError):
 
 class EngineConfigError(RedactionError, ValueError):
     """An environment variable configuring the engine has a value it cannot use."""
+
+
+class TooLarge(InvalidRequest):
+    """A request whose answer would exceed a limit (characters in, entities out); answered with a 413."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .entity_types import expand, is_known
-from .errors import InvalidRequest
+from .errors import InvalidRequest, TooLarge
+from .user_patterns import PatternBudget, UserPattern
 
 ACCURACIES = (
     "standard", "standard_high", "standard_high_multilingual", "high", "high_multilingual",
@@ -34,7 +35,7 @@ _MAX_PATTERN_CHARS = 2000
 @dataclass(frozen=True)
 class FilterRule:
     kind: str  # ALLOW, ALLOW_TEXT or BLOCK
-    pattern: re.Pattern[str]
+    pattern: UserPattern
     entity_type: str = ""
     threshold: float = 1.0
 
@@ -165,7 +166,17 @@ def _type_selection(value: Any) -> TypeSelection:
     return TypeSelection(None if enabled is None else frozenset(enabled), frozenset(disabled))
 
 
-def _filters(value: Any) -> tuple[FilterRule, ...]:
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request may cost (REDACTION_MAX_CHARS, REDACTION_MAX_ENTITIES, REDACTION_PATTERN_BUDGET_S)."""
+
+    max_chars: int = 1_000_000
+    max_entities: int = 10_000
+    pattern_budget_s: float = 1.0
+
+
+def _filters(value: Any, limits: RequestLimits) -> tuple[FilterRule, ...]:
+    budget = PatternBudget(limits.pattern_budget_s, limits.max_entities)
     rules = []
     for i, item in enumerate(_list(value, "entity_detection.filter")):
         name = f"entity_detection.filter[{i}]"
@@ -174,10 +185,7 @@ def _filters(value: Any) -> tuple[FilterRule, ...]:
         source = _string(_get(rule, "pattern"), f"{name}.pattern")
         if len(source) > _MAX_PATTERN_CHARS:
             raise InvalidRequest(f"{name}.pattern", f"must be at most {_MAX_PATTERN_CHARS} characters")
-        try:
-            pattern = re.compile(source)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise InvalidRequest(f"{name}.pattern", f"invalid regular expression: {exc}") from None
+        pattern = UserPattern(source, name, budget)
         entity_type = ""
         if kind == "BLOCK":
             entity_type = _string(_get(rule, "entity_type"), f"{name}.entity_type")
@@ -225,18 +233,22 @@ def _output(value: Any) -> OutputStyle:
     return OutputStyle(kind="MARKER", marker=marker, brackets=brackets, coreference=coreference)
 
 
-def parse_request(body: Any) -> RequestOptions:
+def parse_request(body: Any, limits: RequestLimits | None = None) -> RequestOptions:
     """Validate a /process/text body (with `text` a list of strings) into RequestOptions."""
+    limits = limits or RequestLimits()
     if not isinstance(body, dict):
         raise InvalidRequest("body", "must be a JSON object")
     detection = _object(_get(body, "entity_detection"), "entity_detection")
+    texts = _texts(_get(body, "text"))
+    if sum(map(len, texts)) > limits.max_chars:
+        raise TooLarge("text", f"more than {limits.max_chars} characters in one request; split it")
     return RequestOptions(
-        texts=_texts(_get(body, "text")),
+        texts=texts,
         link_batch=_bool(_get(body, "link_batch"), "link_batch", False),
         project_id=_project_id(_get(body, "project_id")),
         accuracy=_choice(_get(detection, "accuracy"), "entity_detection.accuracy", ACCURACIES, "high_automatic"),
         types=_type_selection(_get(detection, "entity_types")),
-        filters=_filters(_get(detection, "filter")),
+        filters=_filters(_get(detection, "filter"), limits),
         return_entity=_bool(_get(detection, "return_entity"), "entity_detection.return_entity", True),
         non_max_suppression=_bool(
             _get(detection, "enable_non_max_suppression"), "entity_detection.enable_non_max_suppression", False

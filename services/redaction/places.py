@@ -26,6 +26,7 @@ _UK_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b")
 _CA_POSTCODE = re.compile(r"\b[A-Z]\d[A-Z]\s\d[A-Z]\d\b")
 # State abbreviations that are also English words or interjections: only after "City," or before a zip.
 _AMBIGUOUS_ABBRS = word_set("IN OR ME OK HI ID OH DE PA LA MA CO AL ON WA SA NT BC AB NS PE MT GA AS")
+_ID_VALUE_AFTER = re.compile(r"\s*[:#]?\s*(?=[A-Za-z0-9-]*\d)(?![0-9]{5}(?:-[0-9]{4})?\b)[A-Za-z0-9][A-Za-z0-9-]{3,}")
 _COUNTRY_ABBRS = {"USA": 0.9, "UK": 0.88, "UAE": 0.9, "US": 0.85}
 _COUNTRY_CODE = re.compile(r"(?<![\w.])(?:U\.S\.A\.?|U\.S\.|U\.K\.|USA|UK|UAE|US)(?![\w])")
 _CONNECTORS = frozenset({"of", "and", "de", "la", "del", "do", "da", "upon", "on", "am", "sur", "en", "the"})
@@ -150,6 +151,8 @@ class PlaceDetector:
         token = doc.tokens[i]
         if not token.is_upper or token.text not in self._lex.state_abbrs:
             return None
+        if _ID_VALUE_AFTER.match(doc.text, token.end):
+            return None  # "ID ABC-12345", "PA 4417-22": an identifier's label, not a state
         before = doc.text[max(0, token.start - 25) : token.start]
         after_city = bool(re.search(r"[A-Za-z]\s*,\s*$", before))
         before_zip = bool(re.match(r"\s+\d{5}\b", doc.text[token.end : token.end + 7]))

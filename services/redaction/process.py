@@ -15,4 +15,4 @@ def process_body(engine: RedactionEngine, body: Any) -> list[dict[str, Any]]:
 
     Raises InvalidRequest naming the offending field; never includes the texts in any error or log.
     """
-    return engine.process(parse_request(body))
+    return engine.process(parse_request(body, engine.limits))

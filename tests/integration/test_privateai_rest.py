@@ -118,3 +118,28 @@ def test_nothing_personal_reaches_the_logs(stack: Stack, tmp_path: Path) -> None
     assert logs, "the stack wrote no logs at all"
     for secret in secrets:
         assert secret not in logs
+
+
+def test_a_catastrophic_filter_pattern_gets_a_400_naming_it_and_the_pool_keeps_serving(stack: Stack) -> None:
+    body = {
+        "text": ["a" * 40 + "!"],
+        "entity_detection": {"filter": [{"type": "ALLOW", "pattern": "(a|aa)+$"}]},
+    }
+    status, answer = _post(f"{stack.url}/process/text", json.dumps(body).encode())
+    assert status == 400 and "entity_detection.filter[0].pattern" in answer["error"]
+    ok, result = _post(f"{stack.url}/process/text", json.dumps({"text": ["John Smith"]}).encode())
+    assert ok == 200 and result[0]["processed_text"] == "[NAME_1]"
+
+
+def test_a_reply_that_would_explode_is_refused_with_413_on_the_socket(stack: Stack) -> None:
+    ws = websocket.WebSocket()
+    ws.connect(stack.ws_url, timeout=30)
+    try:
+        block = {"type": "BLOCK", "pattern": ".", "entity_type": "NAME"}
+        ws.send(json.dumps({"text": "x" * 500_000, "entity_detection": {"filter": [block]}}))
+        answer = json.loads(ws.recv())
+        assert answer["status"] == 413 and "more than" in answer["error"]
+        ws.send(json.dumps({"text": "John Smith"}))
+        assert json.loads(ws.recv())["processed_text"] == "[NAME_1]"
+    finally:
+        ws.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from services.bus.envelope import BAD_REQUEST, OK, Request
+from services.bus.envelope import BAD_REQUEST, OK, TOO_LARGE, Request
 from services.settings import RedactionSettings
 
 Process = Callable[[dict[str, Any]], list[dict[str, Any]]]
@@ -35,20 +35,21 @@ class _NoValidation(Exception):
     """The pass-through engine validates nothing, so it raises nothing."""
 
 
-def _load_engine(settings: RedactionSettings) -> tuple[Process, type[Exception]]:
+def _load_engine(settings: RedactionSettings) -> tuple[Process, type[Exception], type[Exception]]:
+    """The engine, the error it raises for a bad request (400) and for one over a limit (413)."""
     if settings.engine == "passthrough":
-        return passthrough, _NoValidation
-    from services.redaction import EngineConfig, InvalidRequest, RedactionEngine, process_body
+        return passthrough, _NoValidation, _NoValidation
+    from services.redaction import EngineConfig, InvalidRequest, RedactionEngine, TooLarge, process_body
 
     engine = RedactionEngine.build(EngineConfig.from_settings(settings))
-    return (lambda body: process_body(engine, body)), InvalidRequest
+    return (lambda body: process_body(engine, body)), InvalidRequest, TooLarge
 
 
 class RedactionHandler:
     capability = "redaction"
 
     def __init__(self, settings: RedactionSettings) -> None:
-        self._process, self._invalid = _load_engine(settings)
+        self._process, self._invalid, self._too_large = _load_engine(settings)
 
     def handle(self, request: Request) -> tuple[int, Any]:
         if request.kind not in ("ws", "rest"):
@@ -73,6 +74,8 @@ class RedactionHandler:
             return BAD_REQUEST, "text: must be a list of strings"
         try:
             results = self._process(body)
+        except self._too_large as exc:
+            return TOO_LARGE, str(exc)
         except self._invalid as exc:
             return BAD_REQUEST, str(exc)
         payload = results[0] if request.kind == "ws" else results

@@ -66,3 +66,14 @@ def test_engine_variables_are_read_only_by_the_roles_that_use_them() -> None:
         WorkerSettings.from_env("asr", {"REDACTION_ENGINE": "gpt"})
     settings = WorkerSettings.from_env("asr", {"ASR_ENGINE": "whisper:/models/tiny", "ASR_DECODERS": "4"})
     assert (settings.asr.engine, settings.asr.model_dir, settings.asr.decoders) == ("whisper", "/models/tiny", 4)
+
+
+def test_an_api_key_list_that_names_no_key_is_refused_not_taken_for_no_auth() -> None:
+    with pytest.raises(ConfigError, match="API_KEYS"):
+        GatewaySettings.from_env({"API_KEYS": " , "})
+    assert GatewaySettings.from_env({"API_KEYS": ""}).api_keys == ()
+
+
+def test_worker_metrics_listen_locally_unless_told_otherwise() -> None:
+    assert WorkerSettings.from_env("redaction", {}).metrics_host == "127.0.0.1"
+    assert WorkerSettings.from_env("redaction", {"METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"
