@@ -24,6 +24,7 @@ from services.bus.envelope import OK, UNAVAILABLE, MalformedEnvelope, Reply, Req
 from services.bus.sessions import (
     Abort,
     AudioIn,
+    Done,
     EndOfInput,
     Failed,
     InboxFrame,
@@ -204,6 +205,9 @@ class StreamingSession:
             self._confirm(event.confirmed)
         self._delivered = event.index + 1
         self.events.put_nowait(event)
+        if isinstance(event, Done | Failed):
+            # The worker has let the session go: its lease lapsing now is no crash to fail over from.
+            self.close()
 
     def _confirm(self, confirmed: int) -> None:
         self._confirmed = max(self._confirmed, confirmed)

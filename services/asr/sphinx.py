@@ -86,6 +86,9 @@ class _DecoderPool:
     def __init__(self, options: Mapping[str, Any], preload: int = 1) -> None:
         self._options = dict(options)
         self._idle: list[Any] = []
+        # Idle decoders kept after a burst: the preloaded ones and one spare. The rest are freed, so a
+        # worker's memory follows its current concurrency instead of the highest it ever had.
+        self.keep = max(1, preload) + 1
         self._ready = threading.Condition()
         self._loading = False
         # Load up front so configuration errors surface at start.
@@ -117,14 +120,20 @@ class _DecoderPool:
         finally:
             with self._ready:
                 self._loading = False
-                if decoder is not None:
+                if decoder is not None and len(self._idle) < self.keep:
                     self._idle.append(decoder)
                 self._ready.notify_all()
 
     def give_back(self, decoder: Any) -> None:
         with self._ready:
-            self._idle.append(decoder)
+            if len(self._idle) < self.keep:
+                self._idle.append(decoder)
             self._ready.notify_all()
+
+    @property
+    def idle(self) -> int:
+        with self._ready:
+            return len(self._idle)
 
     @contextmanager
     def borrow(self) -> Iterator[Any]:

@@ -89,6 +89,12 @@ def _rows(response: Any) -> list[tuple[str, bytes, bytes | None]]:
     return out
 
 
+def _successor(entry_id: bytes) -> bytes:
+    """The smallest stream id after ``entry_id`` (XTRIM MINID keeps ids equal to its argument)."""
+    ms, _, seq = entry_id.partition(b"-")
+    return ms + b"-" + str(int(seq or b"0") + 1).encode()
+
+
 def _entries(rows: Iterable[tuple[str, bytes, bytes | None]]) -> list[Entry]:
     out: list[Entry] = []
     for stream, entry_id, payload in rows:
@@ -146,6 +152,11 @@ class Bus:
     async def read_group(self, stream: str, group: str, consumer: str, count: int, block_ms: int) -> list[Entry]:
         return await self.reply_and_ack(stream, group, (), (), then_read=(consumer, count, block_ms))
 
+    async def keep_claimed(self, stream: str, group: str, consumer: str, entry_ids: Sequence[bytes]) -> None:
+        """Reset the idle time of entries this consumer holds (XCLAIM to itself, JUSTID: no delivery count)."""
+        if entry_ids:
+            await self.client.xclaim(stream, group, consumer, 0, list(entry_ids), justid=True)
+
     async def claim_stale(self, stream: str, group: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries a dead (or stuck) consumer left pending for longer than min_idle_ms."""
         resp = await self.client.xautoclaim(stream, group, consumer, min_idle_ms, start_id="0-0", count=count)
@@ -201,10 +212,11 @@ class Bus:
         await pipe.execute()
 
     async def _read_after(self, stream: str, last_id: bytes, count: int, block_ms: int) -> tuple[bytes, list[bytes]]:
-        """Entries of a single-reader stream after last_id, trimming what was read before (same round trip)."""
+        """Entries of a single-reader stream after last_id, trimming everything read so far, the last entry
+        included (same round trip): a reply stays readable in Redis only until its reader comes back."""
         pipe = self.client.pipeline(transaction=False)
         if last_id != b"0-0":
-            pipe.xtrim(stream, minid=last_id, approximate=False)
+            pipe.xtrim(stream, minid=_successor(last_id), approximate=False)
         pipe.xread({stream: last_id}, count=count, block=block_ms)
         results = await pipe.execute()
         payloads: list[bytes] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +17,7 @@ import aiohttp
 import pytest
 import redis
 
+from scripts.topology import Topology
 from services.bus.keys import request_stream
 from tests.support.stack import Stack, metric_total, scrape, start_stack
 
@@ -170,3 +172,37 @@ def test_nginx_keeps_a_client_on_one_gateway_and_fails_over_when_it_dies(tmp_pat
             assert json.loads(resp.read())[0]["processed_text"] == "Call [PHONE_NUMBER_1]"
     finally:
         stack.topology.stop_all()
+
+
+def test_a_slow_request_is_not_taken_for_a_dead_worker_and_computed_twice(tmp_path: Path) -> None:
+    # The other worker looks for abandoned entries every 0.1 s and takes any idle for 0.3 s.
+    env = {"CLAIM_IDLE_MS": "300", "CLAIM_INTERVAL_S": "0.1"}
+    stack = start_stack(tmp_path, gateways=1, pools={"redaction": 2}, env=env)
+    try:
+        text = "The weather was fine and nothing personal was said at all that day. " * 6000  # ~400 kB
+        body = json.dumps({"text": [text]}).encode()
+        started = time.monotonic()
+        req = urllib.request.Request(
+            f"{stack.url}/process/text", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            assert resp.status == 200 and json.loads(resp.read())[0]["characters_processed"] == len(text)
+        took = time.monotonic() - started
+        handled = sum(_metric(w.port, "worker_messages_total", 'outcome="ok"') for w in stack.workers)
+        claimed = sum(_metric(w.port, "worker_claimed_total") for w in stack.workers)
+        assert took > 0.3, "the request was too quick to tell; make the text longer"
+        assert (handled, claimed) == (1, 0)
+    finally:
+        stack.topology.stop_all()
+
+
+def test_a_connection_stuck_in_its_headers_is_closed_after_the_idle_timeout(tmp_path: Path) -> None:
+    topo = Topology(tmp_path)
+    try:
+        topo.start_redis()
+        gateway = topo.start_gateway(extra_env={"GATEWAY_IDLE_TIMEOUT_S": "1"})
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=15) as conn:
+            conn.sendall(b"GET /ws HTTP/1.1\r\nHost: gateway\r\n")  # and never the rest
+            assert conn.recv(1024) == b""  # the gateway hung up
+    finally:
+        topo.stop_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -78,10 +79,12 @@ def _sentences(events: list[SessionEvent]) -> list[str]:
     return [e.words[0][0] for e in events if isinstance(e, Utterance)]
 
 
-def _worker(redis_url: str, name: str, lease_ms: int = 600) -> tuple[SessionRunner, Bus]:
+def _worker(redis_url: str, name: str, lease_ms: int = 600, idle_s: float = 60.0) -> tuple[SessionRunner, Bus]:
     settings = BusSettings(redis_url=redis_url)
     bus = Bus.from_settings(settings)
-    worker_settings = WorkerSettings(bus=settings, capability="text", consumer=name, lease_ttl_ms=lease_ms)
+    worker_settings = WorkerSettings(
+        bus=settings, capability="text", consumer=name, lease_ttl_ms=lease_ms, session_idle_s=idle_s
+    )
     return SessionRunner(bus, worker_settings, Sentences()), bus
 
 
@@ -329,3 +332,38 @@ async def test_an_open_a_lighter_peer_leaves_unread_is_taken_anyway(bus: Bus, re
             session.end()
             await _collect(session)
     ghosting.cancel()
+
+
+async def test_a_session_left_idle_ends_once_with_an_error_not_a_replay(bus: Bus, relay: Relay, redis_url: str) -> None:
+    async with _serving(_worker(redis_url, "w1", idle_s=1.0)), _serving(_worker(redis_url, "w2", idle_s=1.0)):
+        session = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+        await session.open()
+        session.send(b"One sentence. And half of anoth")  # then the client says nothing more
+        events = await _collect(session, wait_s=10)
+        assert _sentences(events) == ["One sentence."]
+        failed = events[-1]
+        assert isinstance(failed, Failed) and failed.status == 408 and "no audio" in failed.message
+        await asyncio.sleep(2.5)  # long enough for a lease check to have seen the lease gone
+        assert session.reopens == 0 and session.events.empty()
+
+
+async def test_a_worker_at_capacity_takes_no_more_sessions(bus: Bus, redis_url: str) -> None:
+    runner, worker_bus = _worker(redis_url, "w-small")
+    runner.settings = dataclasses.replace(runner.settings, session_capacity=1)
+    relay = await _relay(bus, request_timeout_s=3.0)
+    try:
+        async with _serving((runner, worker_bus)):
+            first = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+            await first.open()
+            second = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+            with pytest.raises(SessionError) as refused:
+                await second.open()  # nobody with room takes it: the open times out
+            assert refused.value.status == 504 and len(runner.sessions) == 1
+            first.send(b"Done here.")
+            first.end()
+            assert _sentences(await _collect(first)) == ["Done here."]
+            third = StreamingSession(relay, "text", {}, max_replay_bytes=1 << 20)
+            await third.open()  # room again
+            third.abort()
+    finally:
+        await relay.stop()

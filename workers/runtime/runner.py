@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from redis.exceptions import RedisError
@@ -142,35 +142,82 @@ class StreamRunner:
         await self.bus.reply_and_ack(stream, self.group, ack_ids, replies)
 
     async def _handle(self, stream: str, entries: Sequence[Entry]) -> tuple[list[bytes], list[tuple[str, Reply]]]:
-        """Answer a batch; returns the entry ids to acknowledge and the replies to publish first."""
+        """Answer a batch; returns the entry ids to acknowledge and the replies to publish first.
+
+        Small requests go first, in slices of at most ``batch_bytes``; every slice but the last is
+        answered as soon as it is done, so a large request read in the same batch never holds them up.
+        """
         now = time.time()
-        live: list[Request] = []
+        done: list[bytes] = []
+        live: list[Entry] = []
         for entry in entries:
             if entry.request is None:
                 self._malformed.inc()
                 log.warning("dropping malformed entry", extra={"stream": stream, "reason": entry.error})
+                done.append(entry.entry_id)
             elif entry.request.expired(now):
                 self._expired.inc()  # nobody waits for it any more; the gateway already answered 504
+                done.append(entry.entry_id)
             else:
-                live.append(entry.request)
-        replies: list[tuple[str, Reply]] = []
-        if live:
-            async with self._engine_lock:
-                started = time.perf_counter()
-                # A thread keeps the loop free during long batches; for a batch expected to take
-                # less than a thread hand-off is worth, running inline is faster.
-                if self._cost_per_request * len(live) < _INLINE_BUDGET_S:
-                    replies = self._handle_batch(live)
-                else:
-                    replies = await asyncio.to_thread(self._handle_batch, live)
-                cost = (time.perf_counter() - started) / len(live)
-                self._cost_per_request = 0.8 * self._cost_per_request + 0.2 * cost
+                live.append(entry)
         self._batch.observe(len(entries))
-        return [e.entry_id for e in entries], replies
+        slices = _slices(sorted(live, key=_size), self.settings.batch_bytes)
+        replies: list[tuple[str, Reply]] = []
+        for i, part in enumerate(slices):
+            replies += await self._answer(stream, part)
+            done += [e.entry_id for e in part]
+            if i < len(slices) - 1:
+                try:
+                    await self.bus.reply_and_ack(stream, self.group, done, replies)
+                except (RedisError, OSError):
+                    continue  # they ride with the next round trip instead
+                done, replies = [], []
+        return done, replies
+
+    async def _answer(self, stream: str, part: Sequence[Entry]) -> list[tuple[str, Reply]]:
+        requests = [e.request for e in part if e.request is not None]
+        async with self._engine_lock:
+            started = time.perf_counter()
+            # A thread keeps the loop free during long batches; for a batch expected to take
+            # less than a thread hand-off is worth, running inline is faster.
+            if self._cost_per_request * len(requests) < _INLINE_BUDGET_S:
+                replies = self._handle_batch(requests)
+            else:
+                async with self._keeping_claimed(stream, [e.entry_id for e in part]):
+                    replies = await asyncio.to_thread(self._handle_batch, requests)
+            cost = (time.perf_counter() - started) / max(1, len(requests))
+            self._cost_per_request = 0.8 * self._cost_per_request + 0.2 * cost
+        return replies
+
+    @contextlib.asynccontextmanager
+    async def _keeping_claimed(self, stream: str, entry_ids: list[bytes]) -> AsyncIterator[None]:
+        """Slow is not dead: while this worker computes, its entries' idle time is reset well before
+        ``claim_idle_ms``, so no peer reclaims (and computes again) what a live worker holds."""
+
+        async def touch() -> None:
+            interval = self.settings.claim_idle_ms / 3000
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.bus.keep_claimed(stream, self.group, self.settings.consumer, entry_ids)
+                except (RedisError, OSError):
+                    metrics.WORKER_BUS_ERRORS.labels(self.handler.capability).inc()
+
+        task = asyncio.create_task(touch())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _handle_batch(self, requests: Sequence[Request]) -> list[tuple[str, Reply]]:
         out: list[tuple[str, Reply]] = []
         for request in requests:
+            if request.expired():
+                # The gateway has answered 504 already: abandon the work rather than finish it.
+                self._expired.inc()
+                continue
             started = time.perf_counter()
             try:
                 status, body = self.handler.handle(request)
@@ -187,3 +234,25 @@ class StreamRunner:
             (self._ok if status == OK else self._failed if status >= 500 else self._rejected).inc()
             out.append((request.reply_to, Reply.to(request, status, body)))
         return out
+
+
+def _size(entry: Entry) -> int:
+    body = entry.request.body if entry.request is not None else None
+    return len(body) if isinstance(body, str | bytes) else 0
+
+
+def _slices(entries: list[Entry], limit: int) -> list[list[Entry]]:
+    """Consecutive slices of at most ``limit`` body bytes (a single larger entry is a slice of its own)."""
+    out: list[list[Entry]] = []
+    current: list[Entry] = []
+    total = 0
+    for entry in entries:
+        size = _size(entry)
+        if current and total + size > limit:
+            out.append(current)
+            current, total = [], 0
+        current.append(entry)
+        total += size
+    if current:
+        out.append(current)
+    return out

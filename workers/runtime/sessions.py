@@ -26,7 +26,17 @@ from redis.exceptions import RedisError
 from services import metrics
 from services.backoff import Backoff
 from services.bus.client import Bus
-from services.bus.envelope import BAD_REQUEST, INTERNAL, OK, UNAVAILABLE, Entry, MalformedEnvelope, Reply, Request
+from services.bus.envelope import (
+    BAD_REQUEST,
+    INTERNAL,
+    OK,
+    REQUEST_TIMEOUT,
+    UNAVAILABLE,
+    Entry,
+    MalformedEnvelope,
+    Reply,
+    Request,
+)
 from services.bus.keys import group_name, inbox_stream
 from services.bus.sessions import (
     Abort,
@@ -142,6 +152,9 @@ class SessionRunner:
         reader = GroupReader(self.bus, stream, self.group, self.handler.capability, self._sleep)
 
         async def read_and_open() -> None:
+            if len(self.sessions) >= self.settings.session_capacity:
+                await self._sleep(_DEFER_S)  # full: the open waits for a peer with room, or for room here
+                return
             if await self._lighter_peer(stream):
                 await self._sleep(_DEFER_S)
                 return
@@ -179,6 +192,8 @@ class SessionRunner:
     async def _claim_loop(self) -> None:
         while not self._stopping.is_set():
             await self._sleep(self.settings.claim_interval_s)
+            if len(self.sessions) >= self.settings.session_capacity:
+                continue
             for stream in self.streams:
                 with contextlib.suppress(RedisError, OSError):
                     entries = await self.bus.claim_stale(
@@ -236,7 +251,7 @@ class SessionRunner:
                 continue
             if frames:
                 await self._frames(frames)
-            self._reap_idle()
+            await self._reap_idle()
 
     async def _frames(self, frames: Sequence[Request]) -> None:
         # One session at a time, each published as soon as it is done: one session's utterance does
@@ -304,11 +319,21 @@ class SessionRunner:
             self._ended.labels(self.handler.capability, outcome).inc()
             self._active.set(len(self.sessions))
 
-    def _reap_idle(self) -> None:
-        # A session whose gateway went away sends nothing more: free it after the idle limit.
+    async def _reap_idle(self) -> None:
+        """A session with no frame for ``session_idle_s`` ends with a Failed event (408), once: a client that
+        never sends its end marker is told so, and the gateway does not take the freed lease for a crash."""
         cutoff = time.monotonic() - self.settings.session_idle_s
-        for session_id in [s.id for s in self.sessions.values() if s.last_frame < cutoff]:
-            self._drop(session_id, "idle")
+        idle = [s for s in self.sessions.values() if s.last_frame < cutoff]
+        if not idle:
+            return
+        events: list[tuple[str, Reply]] = []
+        for session in idle:
+            message = f"no audio and no end of input for {self.settings.session_idle_s:g} s; the session was ended"
+            event = Failed(message=message, status=REQUEST_TIMEOUT, index=session.next_event)
+            events.append((session.reply_to, Reply("", session.id, event.index, OK, encode_event(event))))
+            self._drop(session.id, "idle")
+        with contextlib.suppress(RedisError, OSError):  # unpublished: the lease lapses, the gateway replays
+            await self.bus.send_replies(events, [s.id for s in idle], self.settings.consumer)
 
     # -- leases ------------------------------------------------------------------------------------
     async def _lease_loop(self) -> None:

@@ -229,3 +229,13 @@ def test_decoder_count_setting_is_checked() -> None:
     for value in ("0", "-1", "many", "65"):
         with pytest.raises(ValueError, match="ASR_DECODERS"):
             load_engine(AsrSettings.from_env({"ASR_DECODERS": value}))
+
+
+def test_decoders_loaded_for_a_burst_are_freed_after_it() -> None:
+    from services.asr.sphinx import DEFAULT_OPTIONS, _DecoderPool
+
+    pool = _DecoderPool(DEFAULT_OPTIONS, preload=1)
+    taken = [pool.take() for _ in range(4)]  # four utterances decoding at once
+    for decoder in taken:
+        pool.give_back(decoder)
+    assert pool.idle <= pool.keep == 2
