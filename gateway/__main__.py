@@ -8,9 +8,9 @@ import signal
 
 from aiohttp import web
 
-from gateway.app import create_app
+from gateway.app import create_app, draining
 from gateway.state import STATE
-from services import logs, metrics
+from services import logs
 from services.loop import run_event_loop
 from services.settings import GatewaySettings
 
@@ -19,7 +19,13 @@ log = logging.getLogger("gateway")
 
 async def serve(settings: GatewaySettings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=settings.drain_timeout_s, access_log=None)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=settings.drain_timeout_s,
+        access_log=None,
+        keepalive_timeout=settings.idle_timeout_s,
+    )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()
@@ -30,11 +36,14 @@ async def serve(settings: GatewaySettings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     # Fail readiness first so a load balancer that probes /readyz stops routing here, then stop accepting,
-    # finish what is in flight and close sockets with 1001 so clients reconnect to a live gateway.
-    app[STATE].draining = True
-    metrics.DRAINING.set(1)
+    # let every connection finish what it has in flight (a stream its transcript) and close it in its own
+    # form. All of that before aiohttp's own shutdown, which stops reading every open socket at once: a
+    # stream draining under it would lose the audio and end marker its client sends meanwhile.
+    draining(app)
     log.info("draining", extra={"delay_s": settings.drain_delay_s, "timeout_s": settings.drain_timeout_s})
     await asyncio.sleep(settings.drain_delay_s)
+    await site.stop()
+    await app[STATE].connections.drain(settings.drain_timeout_s)
     await runner.cleanup()
     log.info("gateway stopped")
 

@@ -52,12 +52,17 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
         await state.batch.close()
 
 
-async def _drain_connections(app: web.Application) -> None:
-    """Every connection finishes its work in flight, up to the drain deadline, then closes in its own form."""
-    state = app[STATE]
-    state.draining = True
+def draining(app: web.Application) -> None:
+    """From now on /readyz fails and new connections and requests are refused (503)."""
+    app[STATE].draining = True
     metrics.DRAINING.set(1)
-    await state.connections.drain(state.settings.drain_timeout_s)
+
+
+async def _drain_connections(app: web.Application) -> None:
+    """Every connection still open finishes its work in flight, up to the drain deadline, then closes in
+    its own form. ``python -m gateway`` drains before the app shuts down; this catches the rest."""
+    draining(app)
+    await app[STATE].connections.drain(app[STATE].settings.drain_timeout_s)
 
 
 def create_app(settings: GatewaySettings, bus: Bus | None = None, batch: BatchClient | None = None) -> web.Application:

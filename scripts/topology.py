@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.render_nginx import local_values, render
+from scripts.supervisor import Supervisor
 from services.bus.keys import BATCH_CALLBACKS_QUEUE, BATCH_JOBS_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,12 +77,21 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def _redis_argv(binary: str, port: int, data_dir: Path, *extra: str) -> list[str]:
+    """A throwaway local Redis: loopback only, nothing persisted."""
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(data_dir), *extra]  # fmt: skip
+
+
 @dataclass
 class Proc:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
     port: int = 0
+    # How it was started, so a supervisor can start it again the same way (same port, same log).
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -118,9 +128,14 @@ class Topology:
         env.setdefault("PYTHONPATH", str(ROOT))
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        proc = Proc(name, popen, log_path, port)
+        proc = Proc(name, popen, log_path, port, argv, env)
         self.procs.append(proc)
         return proc
+
+    def respawn(self, proc: Proc) -> None:
+        """Start a process that exited again, as it was started (it keeps its place in ``procs``)."""
+        with open(proc.log_path, "ab") as log:
+            proc.popen = subprocess.Popen(proc.argv, cwd=ROOT, env=proc.env, stdout=log, stderr=subprocess.STDOUT)
 
     def start_redis(self, port: int = 0) -> Proc:
         binary = shutil.which("redis-server")
@@ -129,21 +144,7 @@ class Topology:
         port = port or free_port()
         data_dir = self.run_dir / f"redis-{port}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(data_dir),
-            "--protected-mode",
-            "yes",
-        ]
+        argv = _redis_argv(binary, port, data_dir, "--protected-mode", "yes")
         proc = self._spawn(f"redis-{port}", argv, port=port)
         wait_for(lambda: port_open(port), 30, "redis-server", proc)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
@@ -160,23 +161,15 @@ class Topology:
             port = free_cluster_port()
             node_dir = self.run_dir / f"redis-cluster-{port}"
             node_dir.mkdir(parents=True, exist_ok=True)
-            argv = [
+            argv = _redis_argv(
                 binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(node_dir),
+                port,
+                node_dir,
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
                 str(node_dir / "nodes.conf"),
-            ]
+            )
             proc = self._spawn(f"redis-cluster-{port}", argv, port=port)
             wait_for(lambda p=port: port_open(p), 30, "redis-server (cluster)", proc)
             procs.append(proc)
@@ -327,11 +320,9 @@ def main() -> None:
         print(f"redis: {topo.redis_url}; logs and metrics ports: {args.run_dir}", flush=True)
         for proc in topo.procs:
             print(f"  {proc.name}: pid {proc.popen.pid}" + (f", port {proc.port}" if proc.port else ""), flush=True)
+        supervisor = Supervisor(topo, report=lambda line: print(line, file=sys.stderr, flush=True))
         while not stop["now"]:
-            dead = [p.name for p in topo.procs if not p.alive()]
-            if dead:
-                print(f"exited: {', '.join(dead)}; stopping", file=sys.stderr, flush=True)
-                break
+            supervisor.check()
             time.sleep(0.5)
 
 

@@ -52,7 +52,7 @@ async def serve(settings: WorkerSettings) -> None:
     # Load the engine before joining the group, so a slow model load never holds requests hostage.
     runner = POOLS[settings.capability](settings, bus)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, runner.stop)

@@ -34,11 +34,13 @@ COPY services/ services/
 # The batch worker renders V-Blaze transcripts with the gateway's pure renderer (standard library only).
 COPY gateway/__init__.py gateway/
 COPY gateway/vblaze/__init__.py gateway/vblaze/render.py gateway/vblaze/
-# METRICS_PORT is 0 (off) for local runs; a container is always scraped, so the image turns it on.
+# METRICS_PORT is 0 (off) for local runs, and listens on 127.0.0.1; a container is always scraped from
+# outside, so the image turns it on for every interface.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     WORKER_ROLE=${ROLE} \
-    METRICS_PORT=9100
+    METRICS_PORT=9100 \
+    METRICS_HOST=0.0.0.0
 USER 10001:10001
 EXPOSE 9100
 # `exec` makes python PID 1, so SIGTERM reaches the worker's drain instead of a shell.

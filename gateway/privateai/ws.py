@@ -30,9 +30,11 @@ class _Socket:
     def __init__(self, ws: web.WebSocketResponse, limit: int) -> None:
         self.ws = ws
         self.replies: InOrder[Reply] = InOrder(limit)
+        self.closing = False  # set when the drain reaches this socket: new requests get 503
 
     async def drain(self, timeout_s: float) -> None:
         """Requests in flight are answered (up to the deadline), then the socket closes with 1001."""
+        self.closing = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.replies.wait_empty(), timeout_s)
         with contextlib.suppress(ConnectionError, RuntimeError):
@@ -46,7 +48,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # frame unread, and the peer may lose the close frame in the reset. Frames between the limit and
     # the backstop are read whole and refused with a clean close 1009.
     limit = settings.max_frame_bytes
-    ws = web.WebSocketResponse(max_msg_size=limit * _BACKSTOP_FACTOR, heartbeat=30.0)
+    backstop = max(limit * _BACKSTOP_FACTOR, settings.max_body_bytes)  # any frame a REST body could be
+    ws = web.WebSocketResponse(max_msg_size=backstop, heartbeat=30.0)
     await ws.prepare(request)
     conn = _Socket(ws, settings.max_inflight_per_conn)
     session = new_id()
@@ -60,7 +63,11 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                     if len(msg.data) > limit // 4 and len(msg.data.encode()) > limit:
                         await _too_big(ws)
                         break
-                    future = state.relay.submit(CAPABILITY, session, "ws", msg.data)
+                    if conn.closing:
+                        # Answered at once, so the drain is not held open by a client that keeps sending.
+                        future = answered(session, 503, "gateway is draining; reconnect")
+                    else:
+                        future = state.relay.submit(CAPABILITY, session, "ws", msg.data)
                 elif msg.type is WSMsgType.BINARY:
                     if len(msg.data) > limit:
                         await _too_big(ws)

@@ -56,6 +56,12 @@ class ProtocolError(VBlazeError):
     close_code = WSCloseCode.POLICY_VIOLATION
 
 
+class FrameTooBig(VBlazeError):
+    """A frame over the size limit (close 1009); send audio in smaller frames."""
+
+    close_code = WSCloseCode.MESSAGE_TOO_BIG
+
+
 class ServiceUnavailable(VBlazeError):
     """No worker could take or continue the stream: try again (close 1013)."""
 

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 from aiohttp import BodyPartReader, web
 
@@ -181,7 +183,9 @@ async def _transcribe_now(state: GatewayState, audio: _Audio) -> web.Response:
                 stream.close()
             else:
                 stream.abort()  # free the worker's session now
-    text = render_transcript(utterances, tags=tags, audiosecs=audio.seconds, recvdate=recvdate, donedate=_now())
+    # The transcript's source says how it came ("rest"), unless the client named one.
+    shown = dataclasses.replace(tags, extra=MappingProxyType({"source": "rest", **tags.extra}))
+    text = render_transcript(utterances, tags=shown, audiosecs=audio.seconds, recvdate=recvdate, donedate=_now())
     return _answer(tags, text)
 
 

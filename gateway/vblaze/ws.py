@@ -22,11 +22,12 @@ from gateway.transport.batch import BatchClient
 from gateway.transport.relay import Relay
 from gateway.transport.streaming import SessionError, StreamingSession
 from gateway.vblaze.callbacks import post_transcript, post_utterance
-from gateway.vblaze.errors import ServiceUnavailable, VBlazeError
+from gateway.vblaze.errors import FrameTooBig, ProtocolError, ServiceUnavailable, VBlazeError
 from gateway.vblaze.render import UtteranceResult, render_transcript, render_utterance
 from gateway.vblaze.tags import Tags, parse_tags
 from gateway.vblaze.wire import END_OF_UTTERANCES, AudioEnd, Session, error_message
 from services import metrics
+from services.bus.envelope import REQUEST_TIMEOUT
 from services.bus.sessions import Done, Failed, ScrubbedAudio, Utterance
 
 log = logging.getLogger("gateway.vblaze.ws")
@@ -35,6 +36,7 @@ CAPABILITY = "asr"
 PROTOCOL = "vblaze_ws"
 # Ten minutes of 16 kHz PCM16 not yet confirmed by the worker: far beyond any utterance.
 MAX_REPLAY_BYTES = 600 * 16000 * 2
+_BACKSTOP_FACTOR = 2
 
 
 def session_params(tags: Tags, sample_rate: int, *, scrubaudio: bool) -> dict[str, object]:
@@ -91,8 +93,12 @@ async def _fail(ws: web.WebSocketResponse, exc: VBlazeError) -> None:
 
 async def transcribe(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
-    ws = web.WebSocketResponse(max_msg_size=state.settings.max_body_bytes, heartbeat=30.0)
+    # aiohttp's own cap is a backstop: past it, it drops the connection with the rest of the frame unread
+    # and the client may see a bare reset. Frames between the limit and the backstop are read whole and
+    # refused in the protocol's form (an error message, then close 1009).
+    ws = web.WebSocketResponse(max_msg_size=state.settings.max_body_bytes * _BACKSTOP_FACTOR, heartbeat=30.0)
     await ws.prepare(request)
+    call_limit = state.settings.max_body_bytes
     try:
         tags = parse_tags(request.query, request.headers)
     except VBlazeError as exc:
@@ -101,7 +107,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
     call = _Call(ws, tags, Session(tags), _now(), batch=state.batch)
     with state.connections.tracked(call, PROTOCOL):
         try:
-            await _read_audio(ws, call, state.relay)
+            await _read_audio(ws, call, state.relay, call_limit)
         except VBlazeError as exc:
             await _fail(ws, exc)
         except SessionError as exc:
@@ -128,7 +134,7 @@ async def _after_reading(ws: web.WebSocketResponse, call: _Call) -> None:
     call.done.set()
 
 
-async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay) -> None:
+async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay, limit: int) -> None:
     """Client frames until the end marker (or the client goes): decode, open the session, stream."""
     messages_in = metrics.MESSAGES.labels(PROTOCOL, "in")
     async for msg in ws:
@@ -137,6 +143,8 @@ async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay) -> N
             call.wire.on_text(msg.data)  # always raises: text frames are not part of the protocol
         if msg.type is not WSMsgType.BINARY:
             return
+        if len(msg.data) > limit:
+            raise FrameTooBig(f"a frame of {len(msg.data)} bytes is over the {limit}-byte limit; send smaller frames")
         out = call.wire.on_binary(msg.data)
         if out is None:
             continue
@@ -180,7 +188,11 @@ async def _pump(ws: web.WebSocketResponse, call: _Call) -> None:
             await _send_transcript(ws, call)
             return
         elif isinstance(event, Failed):
-            await _fail(ws, ServiceUnavailable(event.message))
+            # An idle client broke the protocol (1008); anything else is the service's failure (1013).
+            error = (
+                ProtocolError(event.message) if event.status == REQUEST_TIMEOUT else ServiceUnavailable(event.message)
+            )
+            await _fail(ws, error)
             call.done.set()
             return
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -260,5 +261,36 @@ def test_with_no_asr_worker_running_the_client_is_told_to_retry_within_seconds(t
         (error,) = [json.loads(m) for op, m in messages if op == websocket.ABNF.OPCODE_TEXT]
         assert "no asr worker" in error["error"]
         assert time.monotonic() - started < 10  # not the 30 s request timeout
+    finally:
+        stack.topology.stop_all()
+
+
+def test_a_draining_gateway_finishes_the_stream_it_holds_then_exits_within_the_deadline(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, gateways=1, pools={"asr": 1}, env={"DRAIN_TIMEOUT_S": "20"})
+    try:
+        ws = websocket.WebSocket()
+        ws.connect(_url(stack, "output=json&outstream=true"), timeout=60)
+        half = len(CALL) // 2
+        for i in range(0, half, 4000):
+            ws.send_binary(CALL[i : i + 4000])
+        gateway = stack.gateways[0]
+        signalled = time.monotonic()
+        gateway.signal(signal.SIGTERM)
+        time.sleep(0.5)  # the drain has begun; the client, not knowing, sends the rest
+        for i in range(half, len(CALL), 4000):
+            ws.send_binary(CALL[i : i + 4000])
+        ws.send_binary(b"")
+        texts = []
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(data[:2], "big")
+                break
+            texts.append(data.decode())
+        ws.shutdown()
+        transcript = json.loads(texts[-1])
+        assert code == 1000 and len(transcript["utterances"]) >= 2  # the whole call, then V-Blaze's own close
+        gateway.popen.wait(30)
+        assert time.monotonic() - signalled < 25  # it exits within its drain deadline, not long after
     finally:
         stack.topology.stop_all()

@@ -70,7 +70,7 @@ def _ready(sender: Any = None, **_: Any) -> None:
 
         engine()
     if SETTINGS.metrics_port:
-        start_http_server(SETTINGS.metrics_port)
+        start_http_server(SETTINGS.metrics_port, addr=SETTINGS.metrics_host)
     log.info("batch worker ready", extra={"queues": ",".join(sorted(queues)), "metrics_port": SETTINGS.metrics_port})
 
 

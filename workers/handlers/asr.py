@@ -47,6 +47,10 @@ class AsrSessionHandler:
         self._redaction = settings.redaction
         self._redactor: Redactor | None = None
         self._redactor_lock = threading.Lock()
+        # scrubtext/scrubaudio need the redaction engine (seconds to build): build it now, in the
+        # background, so the first such stream does not wait for it and the worker starts as fast.
+        if engine is None:
+            threading.Thread(target=self._load_redactor, name="warm-redactor", daemon=True).start()
 
     def open(self, params: Mapping[str, Any], resume: Resume) -> AsrSession:
         rate = params.get("sample_rate")

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import json
 
-from aiohttp import WSCloseCode, WSMsgType
+from aiohttp import ClientWebSocketResponse, WSCloseCode, WSMsgType
 
-from services.bus.sessions import SessionEvent, Utterance
+from services.bus.sessions import Failed, SessionEvent, Utterance
 from tests.support.audio import wav
 from tests.support.fake_bus import FakeBus, FakeSession
 from tests.unit.gateway.conftest import MakeClient
 
 RATE = 8000
 PCM = b"\x01\x00" * RATE * 2  # 2 s
+
+
+async def closed_with(ws: ClientWebSocketResponse, code: WSCloseCode) -> None:
+    msg = await ws.receive()
+    assert msg.type is WSMsgType.CLOSE and msg.data == code
 
 
 def one_word_per_second(session: FakeSession, data: bytes) -> list[SessionEvent]:
@@ -78,8 +83,7 @@ async def test_a_bad_tag_is_an_error_message_then_close_1003(make_client: MakeCl
     async with client.ws_connect("/transcribe?output=xml") as ws:
         error = json.loads(await ws.receive_str())
         assert error["tag"] == "output" and error["code"] == 1003
-        msg = await ws.receive()
-        assert msg.type is WSMsgType.CLOSE and msg.data == WSCloseCode.UNSUPPORTED_DATA
+        await closed_with(ws, WSCloseCode.UNSUPPORTED_DATA)
 
 
 async def test_a_text_frame_is_an_error_message_then_close_1008(make_client: MakeClient) -> None:
@@ -87,8 +91,7 @@ async def test_a_text_frame_is_an_error_message_then_close_1008(make_client: Mak
     async with client.ws_connect("/transcribe") as ws:
         await ws.send_str("hello")
         assert "text frames are not part of /transcribe" in json.loads(await ws.receive_str())["error"]
-        msg = await ws.receive()
-        assert msg.type is WSMsgType.CLOSE and msg.data == WSCloseCode.POLICY_VIOLATION
+        await closed_with(ws, WSCloseCode.POLICY_VIOLATION)
 
 
 async def test_with_no_worker_the_client_is_told_to_try_again_with_1013(make_client: MakeClient) -> None:
@@ -96,14 +99,15 @@ async def test_with_no_worker_the_client_is_told_to_try_again_with_1013(make_cli
     async with client.ws_connect("/transcribe?datahdr=NONE") as ws:
         await ws.send_bytes(b"\x00\x00" * 800)
         assert "no asr worker" in json.loads(await ws.receive_str())["error"]
-        msg = await ws.receive()
-        assert msg.type is WSMsgType.CLOSE and msg.data == WSCloseCode.TRY_AGAIN_LATER
+        await closed_with(ws, WSCloseCode.TRY_AGAIN_LATER)
 
 
 async def test_rest_answers_the_transcript_and_refuses_bad_tags_as_json(make_client: MakeClient) -> None:
     client = await make_client(FakeBus(on_audio=one_word_per_second))
     ok = await client.post("/transcribe?output=text", data=wav(PCM, RATE))
     assert ok.status == 200 and await ok.text() == "word0\nword1"
+    as_json = await client.post("/transcribe", data=wav(PCM, RATE))
+    assert (await as_json.json())["source"] == "rest"  # how it came, not "websocket"
     bad = await client.post("/transcribe?datahdr=maybe", data=b"")
     body = await bad.json()
     assert bad.status == 400 and body["tag"] == "datahdr" and body["status"] == 400
@@ -115,3 +119,23 @@ async def test_keys_and_draining_are_answered_before_any_audio(make_client: Make
     assert refused.status == 401 and "API key" in (await refused.json())["error"]
     rest = await client.post("/transcribe", data=b"")
     assert rest.status == 401 and (await rest.json())["status"] == 401
+
+
+async def test_a_session_ended_for_idleness_is_an_error_message_then_close_1008(make_client: MakeClient) -> None:
+    def idle(session: FakeSession, data: bytes) -> list[SessionEvent]:
+        return [Failed(message="no audio and no end of input for 60 s; the session was ended", status=408)]
+
+    client = await make_client(FakeBus(on_audio=idle))
+    async with client.ws_connect("/transcribe?datahdr=NONE") as ws:
+        await ws.send_bytes(b"\x00\x00" * 800)
+        assert "no audio" in json.loads(await ws.receive_str())["error"]
+        await closed_with(ws, WSCloseCode.POLICY_VIOLATION)
+
+
+async def test_a_frame_over_the_size_limit_is_an_error_message_then_close_1009(make_client: MakeClient) -> None:
+    client = await make_client(FakeBus(), max_body_bytes=64 * 1024)
+    async with client.ws_connect("/transcribe?datahdr=NONE") as ws:
+        await ws.send_bytes(b"\x00" * (100 * 1024))
+        error = json.loads(await ws.receive_str())
+        assert error["code"] == 1009 and "65536" in error["error"]
+        await closed_with(ws, WSCloseCode.MESSAGE_TOO_BIG)
