@@ -78,6 +78,17 @@ def snapshot(procs: list[Proc]) -> list[float]:
     return [cpu_seconds(p.popen.pid) for p in procs]
 
 
+def resident_mb(pid: int) -> int:
+    """A process's resident memory (VmRSS) in MB; 0 for one that is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
 # -- the engine alone -----------------------------------------------------------------------------
 def engine_floor(files: list[str], every: int = 10) -> tuple[float, float, int]:
     """The delay's floor with no load and no transport: the ASR engine in this process, fed 100 ms chunks.
@@ -125,11 +136,20 @@ def percentile(sorted_values: list[float], q: float) -> float:
 HEADER = (
     f"{'N':>4} {'per core':>8} {'utts':>6} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'RTF':>6} {'errors':>6}"
     f"   {'worker %core':>13} {'stack RTF':>9} {'client %core':>12} {'late ms':>7} {'other cores':>11}"
+    f" {'worker MB':>11}"
 )
 
 
 def row(
-    n: int, workers: int, r: StepResult, *, worker_cpu: list[float], stack_cpu: float, host_cpu: float, window_s: float
+    n: int,
+    workers: int,
+    r: StepResult,
+    *,
+    worker_cpu: list[float],
+    stack_cpu: float,
+    host_cpu: float,
+    window_s: float,
+    worker_mb: list[int],
 ) -> str:
     d = r["delays"]
     audio = r["audio_s"] or float("nan")
@@ -140,6 +160,7 @@ def row(
         f"   {split:>13} {stack_cpu / audio:>9.3f} {100 * r['client_cpu_s'] / r['wall_s']:>12.0f}"
         f" {1000 * r['send_lag_max_s']:>7.0f}"
         f" {max(0.0, host_cpu - sum(worker_cpu) - stack_cpu - r['client_cpu_s']) / window_s:>11.2f}"
+        f" {'/'.join(map(str, worker_mb)):>11}"
     )
 
 
@@ -191,6 +212,7 @@ def run_steps(topo: Topology, args: argparse.Namespace, files: list[str], began:
                 stack_cpu=s1 - s0,
                 host_cpu=h1 - h0,
                 window_s=window,
+                worker_mb=[resident_mb(p.popen.pid) for p in workers],
             ),
             flush=True,
         )

@@ -182,3 +182,58 @@ async def test_worker_loads_skip_quiet_workers_and_remove_departed_ones(bus: Bus
     assert set(await bus.client.hkeys(key)) == {b"busy", b"quiet"}
     await bus.forget_load("text", "busy")
     assert await bus.worker_loads("text", max_age_ms=60_000) == {"quiet": 2}
+
+
+class Slow(Upper):
+    """Takes a second over a large body; remembers what it was asked, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def handle(self, request: Request) -> tuple[int, Any]:
+        body = str(request.body)
+        self.seen.append(body[:10])
+        if len(body) > 10_000:
+            time.sleep(1.0)
+        return super().handle(request)
+
+
+async def _run_slow_worker(bus: Bus, **kw: Any) -> tuple[StreamRunner, Slow, asyncio.Task[None]]:
+    engine = Slow()
+    settings = WorkerSettings(bus=bus.settings, capability="test", consumer="w-slow", block_ms=100, **kw)
+    runner = StreamRunner(bus, settings, engine)
+    return runner, engine, asyncio.create_task(runner.run())
+
+
+async def test_small_requests_read_with_a_large_one_are_answered_before_it(bus: Bus) -> None:
+    relay = await _started_relay(bus)
+    runner, engine, task = await _run_slow_worker(bus, batch_bytes=4096)
+    try:
+        order: list[str] = []
+
+        async def ask(body: str) -> None:
+            reply = await relay.submit("test", "s", "x", body)
+            order.append(str(reply.body)[:5])
+
+        await asyncio.gather(ask("big " + "x" * 20_000), *(ask(f"small {i}") for i in range(5)))
+        assert order[-1] == "BIG X"  # every small one came back first, not a second later
+        assert engine.seen[0].startswith("small")
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
+
+
+async def test_work_whose_deadline_passed_while_waiting_is_abandoned(bus: Bus) -> None:
+    relay = await _started_relay(bus, request_timeout_s=0.5)
+    runner, engine, task = await _run_slow_worker(bus, batch_bytes=1 << 20)
+    try:
+        # One batch of three slow requests: by the time the first is done, the others' deadlines have passed.
+        replies = await asyncio.gather(*(relay.submit("test", "s", "x", f"big {i} " + "x" * 20_000) for i in range(3)))
+        assert all(r.status == envelope.TIMEOUT for r in replies)
+        await asyncio.sleep(1.5)
+        assert len(engine.seen) == 1  # the other two were never computed for nobody
+    finally:
+        runner.stop()
+        await task
+        await relay.stop()
