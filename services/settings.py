@@ -177,6 +177,9 @@ class GatewaySettings:
     # A connection that sends no complete request for this long is closed (partial headers included);
     # above nginx's 60 s upstream keepalive, so nginx never reuses a connection the gateway is closing.
     idle_timeout_s: float = 75.0
+    # Seconds of a stream's confirmed audio a gateway keeps, so a session moved to another worker after a
+    # crash is cut into utterances exactly as before (longer calls fail over from the oldest kept point).
+    stream_history_s: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -196,6 +199,7 @@ class GatewaySettings:
             drain_delay_s=env_float(env, "DRAIN_DELAY_S", cls.drain_delay_s),
             drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
             idle_timeout_s=env_float(env, "GATEWAY_IDLE_TIMEOUT_S", cls.idle_timeout_s, minimum=0.5),
+            stream_history_s=env_float(env, "STREAM_HISTORY_S", cls.stream_history_s),
         )
 
 

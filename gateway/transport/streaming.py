@@ -65,14 +65,20 @@ class StreamingSession:
         params: Mapping[str, Any],
         *,
         max_replay_bytes: int,
+        history_bytes: int = 0,
         max_reopens: int = 3,
     ) -> None:
+        """``max_replay_bytes``: input the worker has not confirmed yet that the session holds at most (past
+        it, ReplayOverflow). ``history_bytes``: confirmed input kept as well, so that a session re-opened
+        on another worker is replayed from further back than its last result and segmented exactly as
+        before (the worker runs that part through its front end only)."""
         self.relay = relay
         self.capability = capability
         self.params = params
         self.id = new_id()
         self.events: asyncio.Queue[SessionEvent] = asyncio.Queue()
         self.max_replay_bytes = max_replay_bytes
+        self.history_bytes = history_bytes
         self.max_reopens = max_reopens
         self.reopens = 0
         self._epoch = 0
@@ -81,7 +87,7 @@ class StreamingSession:
         self._seq = 0
         self._sent_bytes = 0  # input bytes given to send() so far
         self._confirmed = 0  # input bytes the worker has made final
-        self._replay: deque[tuple[int, bytes]] = deque()  # (offset, chunk) not yet confirmed
+        self._replay: deque[tuple[int, bytes]] = deque()  # (offset, chunk): the history, then the unconfirmed
         self._replay_bytes = 0
         self._delivered = 0  # events handed to the client, across incarnations
         self._checkpoint: dict[str, Any] = {}  # engine state as of the last confirmed input (for a re-open)
@@ -102,7 +108,7 @@ class StreamingSession:
         """Input for the session; kept for replay until the worker confirms it."""
         if self._ended or self._closed or not data:
             return
-        if self._replay_bytes + len(data) > self.max_replay_bytes:
+        if self._sent_bytes - self._confirmed + len(data) > self.max_replay_bytes:
             # Bounded memory: without the replay buffer a failover would lose audio, so refuse instead.
             raise ReplayOverflow(503, "the worker is not keeping up with this stream")
         self._replay.append((self._sent_bytes, data))
@@ -150,7 +156,11 @@ class StreamingSession:
         self._inbox = ""
         self._seq = 0
         self.relay.route_session(self._incarnation, self._on_event)
-        kind, body = encode_request(Open(self.params, Resume(self._confirmed, self._delivered, self._checkpoint)))
+        replay_from = self._confirmed
+        if self.history_bytes and self._replay and self._replay[0][0] % 2 == 0:
+            replay_from = min(self._replay[0][0], self._confirmed)  # the kept history, on a sample boundary
+        resume = Resume(self._confirmed, self._delivered, self._checkpoint, replay_from)
+        kind, body = encode_request(Open(self.params, resume))
         reply = await self.relay.submit(self.capability, self._incarnation, kind, body)
         try:
             if reply.status != OK:
@@ -165,9 +175,10 @@ class StreamingSession:
             return
         self._inbox = opened.inbox
         self.relay.watch_lease(self._incarnation, opened.worker, self._lease_lost)
-        # Everything not yet confirmed goes (again) to the worker now holding the session.
+        # Everything from the replay point goes (again) to the worker now holding the session.
+        start = replay_from
         for offset, chunk in list(self._replay):
-            skip = max(0, self._confirmed - offset)
+            skip = max(0, start - offset)
             if skip < len(chunk):
                 self._frame(AudioIn(chunk[skip:]))
         if self._ended:
@@ -211,8 +222,12 @@ class StreamingSession:
 
     def _confirm(self, confirmed: int) -> None:
         self._confirmed = max(self._confirmed, confirmed)
-        while self._replay and self._replay[0][0] + len(self._replay[0][1]) <= self._confirmed:
-            _offset, chunk = self._replay.popleft()
+        # Confirmed input is dropped from the head once more than history_bytes of it is kept.
+        while self._replay:
+            offset, chunk = self._replay[0]
+            if offset + len(chunk) > self._confirmed or self._confirmed - (offset + len(chunk)) < self.history_bytes:
+                break
+            self._replay.popleft()
             self._replay_bytes -= len(chunk)
 
     def _lease_lost(self) -> None:

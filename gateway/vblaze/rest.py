@@ -151,7 +151,9 @@ async def _transcribe_now(state: GatewayState, audio: _Audio) -> web.Response:
     if pcm:
         params = session_params(tags, audio.rate, scrubaudio=False)
         # The whole file is in memory already; the replay buffer may hold all of it.
-        stream = StreamingSession(state.relay, CAPABILITY, params, max_replay_bytes=len(pcm) + 1)
+        stream = StreamingSession(
+            state.relay, CAPABILITY, params, max_replay_bytes=len(pcm) + 1, history_bytes=len(pcm) + 1
+        )
         try:
             await stream.open()
         except SessionError as exc:

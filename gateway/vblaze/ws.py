@@ -107,7 +107,7 @@ async def transcribe(request: web.Request) -> web.StreamResponse:
     call = _Call(ws, tags, Session(tags), _now(), batch=state.batch)
     with state.connections.tracked(call, PROTOCOL):
         try:
-            await _read_audio(ws, call, state.relay, call_limit)
+            await _read_audio(ws, call, state.relay, call_limit, state.settings.stream_history_s)
         except VBlazeError as exc:
             await _fail(ws, exc)
         except SessionError as exc:
@@ -134,7 +134,7 @@ async def _after_reading(ws: web.WebSocketResponse, call: _Call) -> None:
     call.done.set()
 
 
-async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay, limit: int) -> None:
+async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay, limit: int, history_s: float) -> None:
     """Client frames until the end marker (or the client goes): decode, open the session, stream."""
     messages_in = metrics.MESSAGES.labels(PROTOCOL, "in")
     async for msg in ws:
@@ -154,7 +154,10 @@ async def _read_audio(ws: web.WebSocketResponse, call: _Call, relay: Relay, limi
                 await _send_transcript(ws, call)
                 return
             params = session_params(call.tags, out.sample_rate, scrubaudio=call.tags.streams_audio)
-            call.stream = StreamingSession(relay, CAPABILITY, params, max_replay_bytes=MAX_REPLAY_BYTES)
+            history = int(history_s * out.sample_rate) * 2
+            call.stream = StreamingSession(
+                relay, CAPABILITY, params, max_replay_bytes=MAX_REPLAY_BYTES, history_bytes=history
+            )
             await call.stream.open()
             call.pump = asyncio.create_task(_pump(ws, call))
         if call.stream is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from services.audio.pcm import SampleAssembler, Samples
+from services.audio.pcm import MODEL_RATE, SampleAssembler, Samples
 from services.audio.resample import Resampler
 from services.audio.vad import Segment, Segmenter, VadConfig
 
@@ -42,19 +42,28 @@ class IncrementalDecoder(Protocol):
 
 
 class _Collector:
-    """The segmenter's sink: forwards to the decoder and keeps the utterances it returns."""
+    """The segmenter's sink: forwards to the decoder and keeps the utterances it returns. Segments that
+    open before ``decode_from`` (16 kHz samples) are passed over: their audio only warms the front end."""
 
-    def __init__(self, decoder: IncrementalDecoder) -> None:
+    def __init__(self, decoder: IncrementalDecoder, decode_from: int = 0) -> None:
         self.decoder = decoder
         self.done: list[Utterance] = []
+        self._from = decode_from
+        self._active = False
 
     def open(self, start_sample: int) -> None:
-        self.decoder.start(start_sample)
+        self._active = start_sample >= self._from
+        if self._active:
+            self.decoder.start(start_sample)
 
     def extend(self, samples: Samples) -> None:
-        self.decoder.feed(samples)
+        if self._active:
+            self.decoder.feed(samples)
 
     def close(self, segment: Segment | None) -> None:
+        if not self._active:
+            return
+        self._active = False
         utt = self.decoder.finish(segment)
         if utt is not None:
             self.done.append(utt)
@@ -74,14 +83,21 @@ class SegmentedStream:
         decode: Decode | IncrementalDecoder,
         vad: VadConfig | None = None,
         image_gain: float = 0.0,
+        decode_from: int = 0,
     ) -> None:
+        """``decode_from``: input samples from the stream's start that are not decoded, only run through
+        the resampler and the VAD, so that what follows is cut and decoded exactly as in a stream that
+        decoded them (a session replayed on another worker from further back than its last result)."""
         self.sample_rate = check_rate(sample_rate)
         self._decode: Decode | None = None
         self._collector: _Collector | None = None
+        # A segment that opens within half a VAD frame of the point is the first one to decode.
+        config = vad or VadConfig()
+        self._from = max(0, decode_from * MODEL_RATE // self.sample_rate - config.frame_samples // 2)
         if callable(decode):
             self._decode = decode
         else:
-            self._collector = _Collector(decode)
+            self._collector = _Collector(decode, self._from)
         self._bytes = SampleAssembler()
         self._resampler = Resampler(sample_rate, image_gain)
         self._segmenter = Segmenter(vad, self._collector)
@@ -116,6 +132,8 @@ class SegmentedStream:
         assert self._decode is not None
         out: list[Utterance] = []
         for seg in segments:
+            if seg.start_sample < self._from:
+                continue
             utt = self._decode(seg)
             if utt is not None:
                 out.append(utt)

@@ -292,9 +292,13 @@ class PocketsphinxEngine:
         self._pool = _DecoderPool({**DEFAULT_OPTIONS, **(options or {})}, preload)
         self.vad = vad or VadConfig()
 
-    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
+    def open_stream(
+        self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None, decode_from: int = 0
+    ) -> AsrStream:
         decoder = _IncrementalDecoder(self._pool, _checkpoint_cmn(checkpoint))
-        return SegmentedStream(sample_rate, decoder, self.vad, image_gain=NARROWBAND_IMAGE_GAIN)
+        return SegmentedStream(
+            sample_rate, decoder, self.vad, image_gain=NARROWBAND_IMAGE_GAIN, decode_from=decode_from
+        )
 
     def decode_segment(self, segment: Segment) -> Utterance | None:
         """Decode one finished segment whole (batch CMN); streams decode incrementally instead."""

@@ -56,8 +56,12 @@ class AsrEngine(Protocol):
 
     name: str
 
-    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
-        """A new stream; `checkpoint` is another stream's checkpoint() (ignored when it does not fit)."""
+    def open_stream(
+        self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None, decode_from: int = 0
+    ) -> AsrStream:
+        """A new stream; `checkpoint` is another stream's checkpoint() (ignored when it does not fit).
+        `decode_from`: input samples at the start that only prime the front end (no utterance comes from a
+        segment that begins there); an engine that cannot skip decodes them, and its caller drops those."""
         ...
 
 

@@ -86,5 +86,8 @@ class VoskEngine:
         except Exception as exc:  # vosk raises a bare Exception for an unusable directory
             raise AsrConfigError(f"Config {VARIABLE!r}: {str(model_dir)!r} is not a loadable Vosk model") from exc
 
-    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
+    def open_stream(
+        self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None, decode_from: int = 0
+    ) -> AsrStream:
+        # Vosk endpoints and decodes in one recogniser: it decodes `decode_from` too; the caller drops those.
         return VoskStream(self._model, self._vosk, check_rate(sample_rate))

@@ -40,8 +40,11 @@ class WhisperEngine:
         self._lock = threading.Lock()
         self.vad = vad or VadConfig()
 
-    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> AsrStream:
-        return SegmentedStream(sample_rate, self.decode_segment, self.vad)  # segments are decoded alone
+    def open_stream(
+        self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None, decode_from: int = 0
+    ) -> AsrStream:
+        # Segments are decoded alone: no checkpoint is needed.
+        return SegmentedStream(sample_rate, self.decode_segment, self.vad, decode_from=decode_from)
 
     def decode_segment(self, segment: Segment) -> Utterance | None:
         audio = segment.samples.astype("float32") / 32768.0

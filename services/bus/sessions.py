@@ -29,9 +29,13 @@ from services.bus.envelope import INTERNAL, MalformedEnvelope
 class Resume:
     """Where a re-opened session continues: 0/0/{} for a new one."""
 
-    offset: int = 0  # input bytes already final (the first byte fed is this byte of the session's input)
+    offset: int = 0  # input bytes already final: results start after them
     events: int = 0  # events already delivered; the new incarnation numbers on from here
     checkpoint: Mapping[str, Any] = field(default_factory=dict)
+    # The input offset of the first byte the gateway sends (None: the offset). Earlier than the offset
+    # when the gateway kept the stream's history: the worker runs it through its front end only, so the
+    # rest is segmented exactly as the first worker would have.
+    replay_from: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +83,9 @@ def encode_request(message: SessionRequest) -> tuple[str, Any]:
     """(envelope kind, body) of a session request."""
     if isinstance(message, Open):
         resume = message.resume
-        body = {"offset": resume.offset, "events": resume.events, "checkpoint": dict(resume.checkpoint)}
+        body: dict[str, Any] = {"offset": resume.offset, "events": resume.events, "checkpoint": dict(resume.checkpoint)}
+        if resume.replay_from is not None:
+            body["replay_from"] = resume.replay_from
         return message.kind, {"params": dict(message.params), "resume": body}
     if isinstance(message, AudioIn):
         return message.kind, message.data
@@ -106,7 +112,10 @@ def decode_request(kind: str, body: Any) -> SessionRequest:
             raise MalformedEnvelope("open request: resume has fields of the wrong type")
         if not isinstance(checkpoint, dict):
             checkpoint = {}  # an unusable checkpoint costs accuracy, not the session: decode from scratch
-        return Open(params, Resume(offset, events, checkpoint))
+        replay_from = resume.get("replay_from")
+        if replay_from is not None and not isinstance(replay_from, int):
+            raise MalformedEnvelope("open request: resume.replay_from must be an integer")
+        return Open(params, Resume(offset, events, checkpoint, replay_from))
     raise MalformedEnvelope(f"unknown session request kind {kind!r}")
 
 

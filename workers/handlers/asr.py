@@ -37,6 +37,8 @@ class AsrSession:
     scrub_audio: bool = False
     audio: bytearray = field(default_factory=bytearray)  # input not yet sent back (scrubaudio)
     audio_start: int = 0  # absolute byte offset of audio[0]
+    fed: int = 0  # absolute input bytes given to the stream so far
+    resumed_at: int = 0  # utterances ending by here were delivered by an earlier incarnation
 
 
 class AsrSessionHandler:
@@ -59,16 +61,25 @@ class AsrSessionHandler:
         offset = resume.offset
         if offset < 0 or offset % 2:
             raise ValueError(f"resume.offset: {offset!r} is not a whole number of PCM16 samples")
+        # The replay may start before the last confirmed point (the gateway keeps the stream's history):
+        # that audio primes the resampler and VAD, so the rest is cut into utterances exactly as before.
+        start = offset if resume.replay_from is None else resume.replay_from
+        if not 0 <= start <= offset or start % 2:
+            raise ValueError(f"resume.replay_from: {start!r} must be a whole number of samples from 0 to the offset")
         scrub_text, scrub_audio = bool(params.get("scrubtext")), bool(params.get("scrubaudio"))
         if scrub_text or scrub_audio:
             self._load_redactor()
         # The engine state of the session's earlier incarnation (a crash moved it here): decode the same way.
-        stream = self.engine.open_stream(rate, resume.checkpoint or None)
-        return AsrSession(stream, rate, offset, offset, scrub_text, scrub_audio, audio_start=offset)
+        stream = self.engine.open_stream(rate, resume.checkpoint or None, decode_from=(offset - start) // 2)
+        return AsrSession(
+            stream, rate, start, offset, scrub_text, scrub_audio, audio_start=offset, fed=start, resumed_at=offset
+        )
 
     def feed(self, state: AsrSession, data: bytes) -> list[SessionEvent]:
         if state.scrub_audio:
-            state.audio += data
+            # Audio before the confirmed point was sent back by the earlier incarnation already.
+            state.audio += data[max(0, state.audio_start - state.fed) :]
+        state.fed += len(data)
         return self._events(state, state.stream.feed(data), last=False)
 
     def finish(self, state: AsrSession) -> list[SessionEvent]:
@@ -79,6 +90,8 @@ class AsrSessionHandler:
         events: list[SessionEvent] = []
         shift = state.offset_bytes / 2 / state.sample_rate
         for utt in utterances:
+            if state.offset_bytes + 2 * round(utt.end * state.sample_rate) <= state.resumed_at:
+                continue  # an engine that cannot skip decoded the replayed history again
             words = [Word(w.word, w.start + shift, w.end + shift, w.confidence) for w in utt.words]
             redacted: list[tuple[float, float]] = []
             if state.scrub_text or state.scrub_audio:

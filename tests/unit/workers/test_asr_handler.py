@@ -53,7 +53,9 @@ class ScriptedEngine:
 
     opened_with: list[Mapping[str, Any] | None] = field(default_factory=list)
 
-    def open_stream(self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None) -> ScriptedStream:
+    def open_stream(
+        self, sample_rate: int, checkpoint: Mapping[str, Any] | None = None, decode_from: int = 0
+    ) -> ScriptedStream:
         self.opened_with.append(checkpoint)
         return ScriptedStream(list(self.ends))
 
