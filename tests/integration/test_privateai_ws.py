@@ -113,10 +113,11 @@ def test_binary_frame_gets_an_error_and_socket_keeps_working(stack: Stack) -> No
     assert after["processed_text"] == "nothing personal here"
 
 
-def test_frame_over_the_size_limit_closes_with_1009(stack: Stack) -> None:
+@pytest.mark.parametrize("size", [2 << 20, 6 << 20])  # over the limit, and over four times the limit
+def test_frame_over_the_size_limit_closes_with_1009(stack: Stack, size: int) -> None:
     ws = _connect(stack)
     try:
-        ws.send(json.dumps({"text": "x" * (2 << 20)}))
+        ws.send(json.dumps({"text": "x" * size}))
         frame = ws.recv_data_frame(True)[1]
         assert frame.opcode == websocket.ABNF.OPCODE_CLOSE
         assert int.from_bytes(frame.data[:2], "big") == 1009

@@ -120,3 +120,13 @@ def test_utterances_carry_the_engine_checkpoint_and_a_reopen_hands_it_back() -> 
     assert isinstance(unusable, Open)
     handler.open({"sample_rate": RATE}, unusable.resume)
     assert engine.opened_with == [None, {"seen": RATE}, None]
+
+
+def test_the_redaction_engine_for_scrubtext_is_built_at_start_not_at_the_first_stream() -> None:
+    import time
+
+    handler = AsrSessionHandler(WorkerSettings(capability="asr"))
+    deadline = time.monotonic() + 60
+    while handler._redactor is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handler._redactor is not None  # ready before any session asked for it
