@@ -140,9 +140,10 @@ def evaluate(
     voices: Sequence[str] | None = None,
     seed: int = 1234,
     every: int = 1,
+    split: str = "tuning",
 ) -> Report:
-    """WER and CPU over the corpus; ``every`` > 1 takes every n-th item of each voice and rate (a subset
-    sized for a test on a busy machine; `make eval` runs the whole corpus)."""
+    """WER and CPU over one split of the corpus ("tuning" or "held_out"); ``every`` > 1 takes every n-th
+    item of each voice and rate (a subset sized for a test on a busy machine; `make eval` runs all)."""
     manifest = make_corpus(corpus_dir)
     items: list[Mapping[str, object]] = json.loads(manifest.read_text(encoding="utf-8"))["items"]
     engine = engine or load_engine(AsrSettings.from_env())
@@ -152,6 +153,8 @@ def evaluate(
     for item in items:
         rate = int(str(item["rate"]))
         voice = str(item["voice"])
+        if item.get("split", "tuning") != split:
+            continue
         if rate not in rates or (voices is not None and voice not in voices):
             continue
         position = seen[voice, rate] = seen.get((voice, rate), -1) + 1
@@ -178,19 +181,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--voice", action="append", help="only this voice (repeatable)")
     parser.add_argument("--show-errors", action="store_true", help="print reference and hypothesis of wrong files")
     args = parser.parse_args(argv)
-    report = evaluate(args.dir, rates=args.rate or (16000, 8000), voices=args.voice)
-    print(f"{'voice':<8}{'rate':>7}{'words':>7}{'WER':>8}{'RTF':>7}")
-    for (voice, rate), t in sorted(report.groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
-        print(f"{voice:<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
-    for rate in sorted({r for _, r in report.groups}, reverse=True):
-        t = report.by_rate(rate)
-        print(f"{'all':<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
-    t = report.overall
-    print(f"{'overall':<15}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
-    if args.show_errors:
-        # Corpus sentences are synthetic test text, not personal data.
-        for name, ref, hyp in report.mistakes:
-            print(f"\n{name}\n  ref: {ref}\n  hyp: {hyp}")
+    engine = load_engine(AsrSettings.from_env())
+    for split in ("tuning", "held_out"):
+        report = evaluate(args.dir, engine, rates=args.rate or (16000, 8000), voices=args.voice, split=split)
+        print(f"\n{split} split" + (" (never tuned on)" if split == "held_out" else " (settings were chosen here)"))
+        print(f"{'voice':<8}{'rate':>7}{'words':>7}{'WER':>8}{'RTF':>7}")
+        for (voice, rate), t in sorted(report.groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
+            print(f"{voice:<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
+        for rate in sorted({r for _, r in report.groups}, reverse=True):
+            t = report.by_rate(rate)
+            print(f"{'all':<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
+        t = report.overall
+        print(f"{'overall':<15}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
+        if args.show_errors:
+            # Corpus sentences are synthetic test text, not personal data.
+            for name, ref, hyp in report.mistakes:
+                print(f"\n{name}\n  ref: {ref}\n  hyp: {hyp}")
     return 0
 
 
