@@ -88,7 +88,6 @@ class StreamingSession:
         self._sent_bytes = 0  # input bytes given to send() so far
         self._confirmed = 0  # input bytes the worker has made final
         self._replay: deque[tuple[int, bytes]] = deque()  # (offset, chunk): the history, then the unconfirmed
-        self._replay_bytes = 0
         self._delivered = 0  # events handed to the client, across incarnations
         self._checkpoint: dict[str, Any] = {}  # engine state as of the last confirmed input (for a re-open)
         self._ended = False
@@ -105,14 +104,13 @@ class StreamingSession:
         await self._open_incarnation()
 
     def send(self, data: bytes) -> None:
-        """Input for the session; kept for replay until the worker confirms it."""
+        """Input for the session; kept for replay until the worker confirms it (and history_bytes beyond)."""
         if self._ended or self._closed or not data:
             return
         if self._sent_bytes - self._confirmed + len(data) > self.max_replay_bytes:
             # Bounded memory: without the replay buffer a failover would lose audio, so refuse instead.
             raise ReplayOverflow(503, "the worker is not keeping up with this stream")
         self._replay.append((self._sent_bytes, data))
-        self._replay_bytes += len(data)
         self._sent_bytes += len(data)
         if self._inbox:
             self._frame(AudioIn(data))
@@ -228,7 +226,6 @@ class StreamingSession:
             if offset + len(chunk) > self._confirmed or self._confirmed - (offset + len(chunk)) < self.history_bytes:
                 break
             self._replay.popleft()
-            self._replay_bytes -= len(chunk)
 
     def _lease_lost(self) -> None:
         if self._closed or (self._failover is not None and not self._failover.done()):
