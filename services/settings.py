@@ -245,7 +245,7 @@ class RedactionSettings:
 class AsrSettings:
     """The speech recognition engine (ASR workers and batch workers)."""
 
-    # ASR_ENGINE: pocketsphinx, or vosk:<model dir> / whisper:<model dir> for a bigger model.
+    # ASR_ENGINE: pocketsphinx; whisper-tiny (the packaged tiny.en); vosk:<model dir> / whisper:<model dir>.
     engine: str = "pocketsphinx"
     model_dir: str = ""
     # pocketsphinx decoders loaded at start; more are loaded as concurrent utterances need them.
@@ -257,14 +257,14 @@ class AsrSettings:
         raw = _get(env, "ASR_ENGINE", cls.engine) or cls.engine
         kind, _, model_dir = raw.partition(":")
         kind, model_dir = kind.strip().lower(), model_dir.strip()
-        if kind == "pocketsphinx" and model_dir:
-            raise ConfigError(f"Config 'ASR_ENGINE' has value '{raw}'. pocketsphinx takes no argument.")
+        if kind in {"pocketsphinx", "whisper-tiny"} and model_dir:
+            raise ConfigError(f"Config 'ASR_ENGINE' has value '{raw}'. {kind} takes no argument.")
         if kind in {"vosk", "whisper"} and not model_dir:
             raise ConfigError(f"Config 'ASR_ENGINE' has value '{raw}'. {kind} needs a model directory ({kind}:<dir>).")
-        if kind not in {"pocketsphinx", "vosk", "whisper"}:
+        if kind not in {"pocketsphinx", "whisper-tiny", "vosk", "whisper"}:
             raise ConfigError(
                 f"Config 'ASR_ENGINE' has value '{raw}'."
-                " Expected pocketsphinx, vosk:<model dir> or whisper:<model dir>."
+                " Expected pocketsphinx, whisper-tiny, vosk:<model dir> or whisper:<model dir>."
             )
         decoders = env_int(env, "ASR_DECODERS", cls.decoders, minimum=1)
         if decoders > 64:

