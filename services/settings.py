@@ -250,6 +250,8 @@ class AsrSettings:
     model_dir: str = ""
     # pocketsphinx decoders loaded at start; more are loaded as concurrent utterances need them.
     decoders: int = 2
+    # Whisper writes numbers as digits: "words" (default) spells them as said, "digits" keeps them.
+    numbers: str = "words"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AsrSettings:
@@ -269,7 +271,10 @@ class AsrSettings:
         decoders = env_int(env, "ASR_DECODERS", cls.decoders, minimum=1)
         if decoders > 64:
             raise ConfigError(f"Config 'ASR_DECODERS' has value '{decoders}'. Use a whole number from 1 to 64.")
-        return cls(engine=kind, model_dir=model_dir, decoders=decoders)
+        numbers = _get(env, "ASR_NUMBERS", cls.numbers).lower() or cls.numbers
+        if numbers not in {"words", "digits"}:
+            raise ConfigError(f"Config 'ASR_NUMBERS' has value '{numbers}'. Use words or digits.")
+        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers)
 
 
 @dataclass(frozen=True)

@@ -31,9 +31,9 @@ def load_engine(settings: AsrSettings) -> AsrEngine:
     if settings.engine == "whisper":
         from .whisper_engine import WhisperEngine
 
-        return WhisperEngine(_model_dir(settings))
+        return WhisperEngine(_model_dir(settings), numbers=settings.numbers)
     if settings.engine == "whisper-tiny":
         from .whisper_engine import WhisperEngine, packaged_tiny_en
 
-        return WhisperEngine(packaged_tiny_en())
+        return WhisperEngine(packaged_tiny_en(), numbers=settings.numbers)
     raise AsrConfigError(f"Config 'ASR_ENGINE' has value '{settings.engine}': not an engine this build knows")

@@ -21,6 +21,7 @@ from typing import Any
 
 from services.audio.vad import Segment, VadConfig
 
+from .numbers import spell_numbers
 from .segmented import SegmentedStream
 from .types import AsrConfigError, AsrStream, Utterance, Word
 
@@ -61,7 +62,12 @@ def verify_weights(path: Path, expected: str) -> None:
 class WhisperEngine:
     name = "whisper"
 
-    def __init__(self, model_dir: Path, vad: VadConfig | None = None, cpu_threads: int = 1) -> None:
+    def __init__(
+        self, model_dir: Path, vad: VadConfig | None = None, cpu_threads: int = 1, numbers: str = "words"
+    ) -> None:
+        """``numbers``: "words" spells written numbers as a caller says them (services/asr/numbers.py);
+        "digits" keeps Whisper's own."""
+        self._spell = numbers == "words"
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
@@ -105,6 +111,8 @@ class WhisperEngine:
             for text, start, end, prob in raw
             if str(text).strip()
         ]
+        if self._spell:
+            words = spell_numbers(words)
         if not words:
             return None
         confidence = sum(w.confidence for w in words) / len(words)

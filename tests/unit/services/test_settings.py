@@ -77,3 +77,12 @@ def test_an_api_key_list_that_names_no_key_is_refused_not_taken_for_no_auth() ->
 def test_worker_metrics_listen_locally_unless_told_otherwise() -> None:
     assert WorkerSettings.from_env("redaction", {}).metrics_host == "127.0.0.1"
     assert WorkerSettings.from_env("redaction", {"METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"
+
+
+def test_asr_numbers_setting() -> None:
+    from services.settings import AsrSettings
+
+    assert AsrSettings.from_env({}).numbers == "words"
+    assert AsrSettings.from_env({"ASR_NUMBERS": "Digits"}).numbers == "digits"
+    with pytest.raises(ConfigError, match="ASR_NUMBERS"):
+        AsrSettings.from_env({"ASR_NUMBERS": "roman"})
