@@ -141,6 +141,7 @@ def evaluate(
     seed: int = 1234,
     every: int = 1,
     split: str = "tuning",
+    condition: str = "clean",
 ) -> Report:
     """WER and CPU over one split of the corpus ("tuning" or "held_out"); ``every`` > 1 takes every n-th
     item of each voice and rate (a subset sized for a test on a busy machine; `make eval` runs all)."""
@@ -153,7 +154,7 @@ def evaluate(
     for item in items:
         rate = int(str(item["rate"]))
         voice = str(item["voice"])
-        if item.get("split", "tuning") != split:
+        if item.get("split", "tuning") != split or item.get("condition", "clean") != condition:
             continue
         if rate not in rates or (voices is not None and voice not in voices):
             continue
@@ -174,6 +175,10 @@ def evaluate(
     return report
 
 
+def _rate_name(rate: int) -> str:
+    return f"{-rate}mu" if rate < 0 else str(rate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="WER and real-time factor of the ASR engine on the corpus")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="corpus directory (built if missing)")
@@ -184,13 +189,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = load_engine(AsrSettings.from_env())
     for split in ("tuning", "held_out"):
         report = evaluate(args.dir, engine, rates=args.rate or (16000, 8000), voices=args.voice, split=split)
+        phone = evaluate(args.dir, engine, rates=(8000,), voices=args.voice, split=split, condition="mulaw_noise10")
+        for (voice, _rate), tally in phone.groups.items():
+            report.groups[voice, -8000] = tally  # shown as rate "8000mu": mu-law with 10 dB noise
+        report.mistakes += phone.mistakes
         print(f"\n{split} split" + (" (never tuned on)" if split == "held_out" else " (settings were chosen here)"))
         print(f"{'voice':<8}{'rate':>7}{'words':>7}{'WER':>8}{'RTF':>7}")
         for (voice, rate), t in sorted(report.groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
-            print(f"{voice:<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
+            print(f"{voice:<8}{_rate_name(rate):>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
         for rate in sorted({r for _, r in report.groups}, reverse=True):
             t = report.by_rate(rate)
-            print(f"{'all':<8}{rate:>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
+            print(f"{'all':<8}{_rate_name(rate):>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
         t = report.overall
         print(f"{'overall':<15}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")
         if args.show_errors:

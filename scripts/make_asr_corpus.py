@@ -27,9 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from services.audio.g711 import decode_ulaw
+
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / ".asr_corpus"
 APT_PACKAGES = ("festival", "festvox-us-slt-hts", "festvox-kallpc16k", "festvox-kdlpc16k", "sox")
 RATES = (16000, 8000)
+PHONE_RATE = 8000
+PHONE_CONDITION = "mulaw_noise10"
+PHONE_SNR_DB = 10.0
 PAUSE_S = 0.8  # between sentences: longer than the engine's end-of-utterance pause
 EDGE_S = 0.3  # silence before the first and after the last sentence
 
@@ -148,13 +155,31 @@ def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
         w.writeframes(pcm)
 
 
+def phone_line(pcm: bytes, seed: int, snr_db: float = PHONE_SNR_DB) -> bytes:
+    """White noise at `snr_db` below the speech's RMS, then a G.711 mu-law round trip (deterministic)."""
+    samples = np.frombuffer(pcm, "<i2").astype(np.float64)
+    voiced = samples[np.abs(samples) > 300]
+    rms = float(np.sqrt(np.mean(voiced**2))) if voiced.size else 1000.0
+    noise = np.random.default_rng(seed).normal(0.0, rms / 10 ** (snr_db / 20), samples.size)
+    noisy = np.clip(samples + noise, -32768, 32767)
+    # G.711 mu-law compression (bias 0x84, clipped at 32635), then the standard expansion table.
+    sign = noisy < 0
+    magnitude = np.minimum(np.abs(noisy), 32635) + 0x84
+    exponent = np.floor(np.log2(magnitude)).astype(np.int32) - 7
+    mantissa = (magnitude.astype(np.int32) >> (exponent + 3)) & 0x0F
+    codes = ~((sign.astype(np.int32) << 7) | (exponent << 4) | mantissa) & 0xFF
+    return decode_ulaw(codes.astype(np.uint8).tobytes())
+
+
 def _silence(seconds: float, rate: int) -> bytes:
     return b"\x00\x00" * round(seconds * rate)
 
 
 def corpus_fingerprint() -> str:
     """Changes whenever the sentences, voices or layout change, so a stale cached corpus is rebuilt."""
-    spec = json.dumps([ITEMS, HELD_OUT_ITEMS, [v.festival for v in VOICES], RATES, PAUSE_S, EDGE_S])
+    spec = json.dumps(
+        [ITEMS, HELD_OUT_ITEMS, [v.festival for v in VOICES], RATES, PAUSE_S, EDGE_S, PHONE_CONDITION, PHONE_SNR_DB]
+    )
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
@@ -174,18 +199,17 @@ def _build_voice(voice: Voice, out: Path, work: Path) -> list[dict[str, object]]
                     chunks.append(_silence(PAUSE_S, rate))
                 chunks.append(_to_pcm16(part, rate))
             chunks.append(_silence(EDGE_S, rate))
-            name = f"{voice.name}_{rate // 1000}k_{'h' if split == 'held_out' else ''}{index:02d}.wav"
-            _write_wav(out / name, b"".join(chunks), rate)
-            entries.append(
-                {
-                    "file": name,
-                    "voice": voice.name,
-                    "rate": rate,
-                    "split": split,
-                    "text": " ".join(item),
-                    "sentences": len(item),
-                }
-            )
+            stem = f"{voice.name}_{rate // 1000}k_{'h' if split == 'held_out' else ''}{index:02d}"
+            pcm = b"".join(chunks)
+            variants = [("clean", stem, pcm)]
+            if rate == PHONE_RATE:
+                # A phone line: 10 dB SNR white noise, then G.711 mu-law, as a call centre records it.
+                variants.append((PHONE_CONDITION, f"{stem}_mulaw", phone_line(pcm, seed=len(entries))))
+            for condition, name, audio in variants:
+                _write_wav(out / f"{name}.wav", audio, rate)
+                entry = {"file": f"{name}.wav", "voice": voice.name, "rate": rate, "split": split}
+                entry |= {"condition": condition, "text": " ".join(item), "sentences": len(item)}
+                entries.append(entry)
     return entries
 
 
