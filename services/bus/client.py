@@ -8,8 +8,8 @@ second reply for the same request id. Key names come from :mod:`services.bus.key
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -22,6 +22,7 @@ from services.bus.keys import INBOX_PREFIX, job_audio_key, lease_key, load_key, 
 from services.settings import BusSettings
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
+T = TypeVar("T")
 
 # XADD many entries to one stream in one round trip, cap its length and (for reply streams) let an
 # abandoned stream expire. One key per call keeps it cluster-safe.
@@ -86,6 +87,16 @@ def _rows(response: Any) -> list[tuple[str, bytes, bytes | None]]:
                         payload = fields[i + 1]
                         break
             out.append((stream, entry_id, payload))
+    return out
+
+
+def _decoded(payloads: Iterable[bytes], decode: Callable[[bytes], T]) -> list[T]:
+    out: list[T] = []
+    for payload in payloads:
+        try:
+            out.append(decode(payload))
+        except MalformedEnvelope:
+            continue
     return out
 
 
@@ -229,24 +240,12 @@ class Bus:
     async def read_replies(self, stream: str, last_id: bytes, count: int, block_ms: int) -> tuple[bytes, list[Reply]]:
         """Read this gateway's replies after last_id; undecodable entries are skipped."""
         last_id, payloads = await self._read_after(stream, last_id, count, block_ms)
-        replies: list[Reply] = []
-        for payload in payloads:
-            try:
-                replies.append(Reply.decode(payload))
-            except MalformedEnvelope:
-                continue
-        return last_id, replies
+        return last_id, _decoded(payloads, Reply.decode)
 
     async def read_inbox(self, stream: str, last_id: bytes, count: int, block_ms: int) -> tuple[bytes, list[Request]]:
         """Read a streaming worker's inbox after last_id; undecodable entries are skipped."""
         last_id, payloads = await self._read_after(stream, last_id, count, block_ms)
-        frames: list[Request] = []
-        for payload in payloads:
-            try:
-                frames.append(Request.decode(payload))
-            except MalformedEnvelope:
-                continue
-        return last_id, frames
+        return last_id, _decoded(payloads, Request.decode)
 
     # -- batch jobs -------------------------------------------------------------------------------
     async def store_job_audio(self, job_id: str, pcm: bytes, ttl_s: int) -> None:
