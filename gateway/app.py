@@ -9,6 +9,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import middleware
+from gateway.idvoice import rest as idvoice_rest
+from gateway.idvoice import ws as idvoice_ws
 from gateway.privateai import rest as privateai_rest
 from gateway.privateai import ws as privateai_ws
 from gateway.state import STATE, GatewayState
@@ -23,7 +25,7 @@ from services.settings import GatewaySettings
 log = logging.getLogger("gateway.app")
 
 # Each wire protocol adds its routes (and their guards) here; nothing else in the app knows them.
-PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest)
+PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest, idvoice_ws, idvoice_rest)
 
 
 async def healthz(request: web.Request) -> web.Response:

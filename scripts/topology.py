@@ -284,6 +284,7 @@ def main() -> None:
     parser.add_argument("--gateways", type=int, default=2)
     parser.add_argument("--redaction-workers", type=int, default=2)
     parser.add_argument("--asr-workers", type=int, default=1)
+    parser.add_argument("--voice-workers", type=int, default=1)
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     args = parser.parse_args()
 
@@ -311,10 +312,12 @@ def main() -> None:
         topo.start_celery_worker([BATCH_JOBS_QUEUE, BATCH_CALLBACKS_QUEUE], name="worker-batch-1")
         for i in range(args.asr_workers):
             topo.start_worker("asr", name=f"worker-asr-{i + 1}")
+        for i in range(args.voice_workers):
+            topo.start_worker("voice", name=f"worker-voice-{i + 1}")
         topo.start_nginx(gateway_ports, args.port)
         print(
             f"ready: ws://127.0.0.1:{args.port}/ws  http://127.0.0.1:{args.port}/process/text  "
-            f"ws://127.0.0.1:{args.port}/transcribe",
+            f"ws://127.0.0.1:{args.port}/transcribe  ws://127.0.0.1:{args.port}/voice_verify_stream",
             flush=True,
         )
         print(f"redis: {topo.redis_url}; logs and metrics ports: {args.run_dir}", flush=True)

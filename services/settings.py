@@ -180,6 +180,10 @@ class GatewaySettings:
     # Seconds of a stream's confirmed audio a gateway keeps, so a session moved to another worker after a
     # crash is cut into utterances exactly as before (longer calls fail over from the oldest kept point).
     stream_history_s: float = 120.0
+    # Browser origins allowed to call the IDVoice REST routes and open its streams ("*": any).
+    cors_origins: tuple[str, ...] = ()
+    # One IDVoice binary message at most (a whole file in one message is how the vendor's client verifies).
+    voice_max_message_bytes: int = 4 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -200,6 +204,8 @@ class GatewaySettings:
             drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
             idle_timeout_s=env_float(env, "GATEWAY_IDLE_TIMEOUT_S", cls.idle_timeout_s, minimum=0.5),
             stream_history_s=env_float(env, "STREAM_HISTORY_S", cls.stream_history_s),
+            cors_origins=tuple(o.strip().rstrip("/") for o in _get(env, "CORS_ORIGINS", "").split(",") if o.strip()),
+            voice_max_message_bytes=env_int(env, "VOICE_MAX_MESSAGE_BYTES", cls.voice_max_message_bytes, minimum=4096),
         )
 
 
@@ -278,6 +284,27 @@ class AsrSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """The voice engines (voice workers)."""
+
+    # VOICE_ENCODER: the speaker encoder templates are made and compared with (services/voice/encoder.py).
+    encoder: str = "dvector"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> VoiceSettings:
+        env = os.environ if env is None else env
+        encoder = (_get(env, "VOICE_ENCODER", cls.encoder) or cls.encoder).strip().lower()
+        if encoder not in VOICE_ENCODERS:
+            raise ConfigError(
+                f"Config 'VOICE_ENCODER' has value '{encoder}'. Expected one of {', '.join(VOICE_ENCODERS)}."
+            )
+        return cls(encoder=encoder)
+
+
+VOICE_ENCODERS = ("dvector",)
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     bus: BusSettings = field(default_factory=BusSettings)
     capability: str = "redaction"
@@ -295,6 +322,7 @@ class WorkerSettings:
     drain_timeout_s: float = 20.0
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     # A consumer that owns nothing and has not read for this long is a worker that is gone.
     forget_consumer_after_ms: int = 3_600_000
     # Streaming sessions: the lease a worker renews (its lapse moves the session to another worker),
@@ -323,6 +351,7 @@ class WorkerSettings:
             drain_timeout_s=env_float(env, "DRAIN_TIMEOUT_S", cls.drain_timeout_s),
             redaction=RedactionSettings.from_env(env) if capability in {"redaction", "asr"} else RedactionSettings(),
             asr=AsrSettings.from_env(env) if capability == "asr" else AsrSettings(),
+            voice=VoiceSettings.from_env(env) if capability == "voice" else VoiceSettings(),
             lease_ttl_ms=env_int(env, "SESSION_LEASE_TTL_MS", cls.lease_ttl_ms, minimum=300),
             session_idle_s=env_float(env, "SESSION_IDLE_S", cls.session_idle_s, minimum=1.0),
             session_capacity=env_int(env, "SESSION_CAPACITY", cls.session_capacity, minimum=1),

@@ -39,11 +39,39 @@ def _asr(settings: WorkerSettings, bus: Bus) -> Runner:
     return SessionRunner(bus, settings, AsrSessionHandler(settings))
 
 
+def _voice(settings: WorkerSettings, bus: Bus) -> Runner:
+    from services.voice.model import load_model  # onnxruntime and the VAD are only on voice workers
+
+    from workers.handlers.voice import VoiceRequestHandler, VoiceSessionHandler
+
+    model = load_model(settings.voice)
+    # Streams and one-shot requests (templates, matching, file summaries) share the loaded model.
+    return Together(
+        SessionRunner(bus, settings, VoiceSessionHandler(model)),
+        StreamRunner(bus, settings, VoiceRequestHandler(model)),
+    )
+
+
+class Together:
+    """Several runners in one process, stopped together."""
+
+    def __init__(self, *runners: Runner) -> None:
+        self.runners = runners
+
+    def stop(self) -> None:
+        for runner in self.runners:
+            runner.stop()
+
+    async def run(self) -> None:
+        await asyncio.gather(*(runner.run() for runner in self.runners))
+
+
 # One pool per capability: stateless ones answer requests (StreamRunner), streaming ones hold sessions
 # (SessionRunner). A new capability adds its handler module and one line here.
 POOLS: dict[str, Callable[[WorkerSettings, Bus], Runner]] = {
     "redaction": _redaction,
     "asr": _asr,
+    "voice": _voice,
 }
 
 

@@ -20,6 +20,8 @@ RUN python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"
  && /opt/venv/bin/pip install -r requirements.txt
 
 FROM base
+# libopus0: opuslib decodes the IDVoice _opus streams with the system's libopus.
+RUN apt-get update && apt-get install -y --no-install-recommends libopus0 && rm -rf /var/lib/apt/lists/*
 # A fixed numeric uid so Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app

