@@ -24,7 +24,7 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 	touch $@
 
 # redis-server and nginx run the topology; promtool (Debian's prometheus) checks the alert rules;
-# festival voices and sox make the speech test corpus.
+# festival voices, espeak-ng and sox make the speech and speaker corpora; libopus0 decodes Opus streams.
 SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox \
 	espeak-ng festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph \
 	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0
@@ -47,6 +47,8 @@ test: lint pytest
 eval: deps
 	$(PY) -m scripts.eval_redaction
 	$(PY) -m scripts.eval_asr
+	$(PY) -m scripts.eval_voice
+	$(PY) -m scripts.eval_vad
 
 bench: deps $(BENCH_STAMP)
 	$(PY) -m scripts.bench_relay

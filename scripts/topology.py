@@ -313,7 +313,7 @@ def main() -> None:
         for i in range(args.asr_workers):
             topo.start_worker("asr", name=f"worker-asr-{i + 1}")
         for i in range(args.voice_workers):
-            topo.start_worker("voice", name=f"worker-voice-{i + 1}")
+            topo.start_worker("voice", name=f"worker-voice-{i + 1}", extra_env={"SESSION_CAPACITY": "32"})
         topo.start_nginx(gateway_ports, args.port)
         print(
             f"ready: ws://127.0.0.1:{args.port}/ws  http://127.0.0.1:{args.port}/process/text  "

@@ -101,7 +101,10 @@ async def _stream(request: web.Request, mode: Mode, opus: bool) -> web.StreamRes
     stream = _Stream(ws, ParameterPhase(mode, opus), state.relay)
     with state.connections.tracked(stream, PROTOCOL):
         try:
-            await _read(stream, limit)
+            try:
+                await _read(stream, limit)
+            except SessionError as exc:  # the worker fell too far behind (the replay buffer is full)
+                raise _Close(WSCloseCode.TRY_AGAIN_LATER, exc.message) from None
         except _Close as exc:
             metrics.ERRORS.labels(PROTOCOL, "protocol" if exc.code == WSCloseCode.POLICY_VIOLATION else "closed").inc()
             with contextlib.suppress(ConnectionError, RuntimeError):

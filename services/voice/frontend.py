@@ -47,6 +47,22 @@ class SileroVad:
         return float(self._model.process(memoryview(data.data)))
 
 
+class WebRtcVad:
+    """webrtcvad (the cheap one, from the asr extra): a yes/no per 30 ms; kept for comparison
+    (scripts/eval_vad.py) and as a lighter option."""
+
+    window = FRAME_SAMPLES
+
+    def __init__(self, aggressiveness: int = 3) -> None:
+        import webrtcvad  # type: ignore[import-untyped]  # webrtcvad-wheels ships no type information
+
+        self._vad = webrtcvad.Vad(aggressiveness)
+
+    def probability(self, window: Floats) -> float:
+        pcm = np.clip(window * 32768.0, -32768, 32767).astype("<i2").tobytes()
+        return 1.0 if self._vad.is_speech(pcm, MODEL_RATE) else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     audio: Samples  # FRAME_SAMPLES at 16 kHz

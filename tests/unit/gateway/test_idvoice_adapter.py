@@ -16,6 +16,7 @@ from aiohttp import ClientWebSocketResponse, FormData, WSCloseCode, WSMsgType
 from gateway.state import STATE
 from services.bus.envelope import Request
 from services.bus.sessions import Resume, SessionEvent
+from services.voice.templates import Template
 from tests.support.audio import wav
 from tests.support.fake_bus import FakeBus, FakeSession
 from tests.support.voice import LoudnessVad, PitchModel, floats, silence, tone
@@ -267,3 +268,14 @@ async def test_cors_preflight_and_headers_for_listed_origins_only(make_client: M
         },
     )
     assert r.status == 403
+
+
+async def test_a_template_from_another_encoder_is_refused_on_the_stream_and_on_rest(make_client: MakeClient) -> None:
+    foreign = Template("some-other-encoder-2", np.array([[1.0, 0.0]], dtype=np.float32)).to_text()
+    client = await make_client(voice_bus())
+    async with client.ws_connect("/voice_verify_stream") as ws:
+        assert await params(ws, foreign, TEMPLATE, "16000", "10", "3") == ["500", "200", "200", "200", "200"]
+    r = await client.post(
+        "/voice_template_matcher/match_voice_templates", json={"template1": TEMPLATE, "template2": foreign}
+    )
+    assert r.status == 400 and "some-other-encoder-2" in (await r.json())["error"]
