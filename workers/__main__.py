@@ -41,7 +41,6 @@ def _asr(settings: WorkerSettings, bus: Bus) -> Runner:
 
 def _voice(settings: WorkerSettings, bus: Bus) -> Runner:
     from services.voice.model import load_model  # onnxruntime and the VAD are only on voice workers
-
     from workers.handlers.voice import VoiceRequestHandler, VoiceSessionHandler
 
     model = load_model(settings.voice)
