@@ -7,6 +7,14 @@
 - ``load:{<capability>}``             hash of a session pool's workers: sessions held and when reported.
 - ``job:{<job id>}:audio``            a batch job's decoded PCM16, written by the gateway with a TTL and
                                       deleted by the batch worker when the job is done.
+- ``kb:{kb}:*``                        the knowledge base every kb worker searches (one hash tag: one slot):
+                                      ``kb:{kb}:chunk:<id>`` a chunk's text, metadata and vector (hash),
+                                      ``kb:{kb}:doc:<doc id>`` the chunk ids of one source file (set),
+                                      ``kb:{kb}:docs`` every doc id (set), ``kb:{kb}:version`` bumped by
+                                      each ingest so workers reload without a restart.
+- ``conv:{<conversation id>}``        a knowledge-base conversation's turns (list), with a TTL.
+- ``socketio``                        the pub/sub channel python-socketio's AsyncRedisManager fans emits
+                                      out on, so an emit reaches a client whichever gateway holds it.
 - ``batch:*``                         Celery's broker keys (kombu's Redis transport, under the global key
                                       prefix ``BATCH_KEY_PREFIX``): the queue lists and kombu's bookkeeping.
                                       Celery does not run on Redis Cluster; batch jobs need a plain Redis.
@@ -51,6 +59,24 @@ def group_name(capability: str) -> str:
 def partition_for(session_id: str, partitions: int) -> int:
     # Stable across processes (unlike hash()), so one session always lands on one partition.
     return zlib.crc32(session_id.encode()) % partitions if partitions > 1 else 0
+
+
+KB_PREFIX = "kb:{kb}:"
+KB_DOCS = KB_PREFIX + "docs"
+KB_VERSION = KB_PREFIX + "version"
+SOCKETIO_CHANNEL = "socketio"
+
+
+def kb_chunk_key(chunk_id: str) -> str:
+    return f"{KB_PREFIX}chunk:{chunk_id}"
+
+
+def kb_doc_key(doc_id: str) -> str:
+    return f"{KB_PREFIX}doc:{doc_id}"
+
+
+def conversation_key(conversation_id: str) -> str:
+    return f"conv:{{{conversation_id}}}"
 
 
 # Batch jobs (Celery). Queue names become Redis list keys under the prefix, so they are named here too.
