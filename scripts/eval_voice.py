@@ -46,7 +46,7 @@ class ResemblyzerEncoder:
 
     def __init__(self) -> None:
         import torch
-        from resemblyzer import VoiceEncoder  # type: ignore[import-untyped]
+        from resemblyzer import VoiceEncoder  # only for the comparison: needs torch
 
         torch.set_num_threads(1)
         self._encoder = VoiceEncoder("cpu", verbose=False)

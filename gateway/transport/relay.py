@@ -119,6 +119,15 @@ class Relay:
         self._wake.set()
         return future
 
+    def post(self, capability: str, session: str, kind: str, body: object, timeout_s: float) -> None:
+        """Queue a request answered by a stream of events routed by ``session`` (route_session first),
+        not by one reply: a knowledge-base answer streamed token by token."""
+        request = Request(
+            f"{self._id_prefix}{next(self._ids)}", session, self.reply_stream, 0, time.time() + timeout_s, kind, body
+        )
+        self._outbox.append((self.bus.stream_for(capability, session), "", request.encode()))
+        self._wake.set()
+
     # -- streaming sessions ------------------------------------------------------------------------
     def send(self, stream: str, request: Request) -> None:
         """Queue a frame that expects no reply of its own (a streaming session's audio, end, abort)."""

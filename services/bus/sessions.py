@@ -161,6 +161,14 @@ class ScrubbedAudio(_Event):
 
 
 @dataclass(kw_only=True, slots=True)
+class Token(_Event):
+    """Part of an answer as it is produced (knowledge base): Markdown text to append."""
+
+    text: str
+    kind: Literal["token"] = "token"
+
+
+@dataclass(kw_only=True, slots=True)
 class Result(_Event):
     """The answer to one input message of a stream that answers every message once (voice): a map whose
     shape belongs to the capability (services/voice)."""
@@ -185,7 +193,7 @@ class Failed(_Event):
     kind: Literal["error"] = "error"
 
 
-SessionEvent = Utterance | ScrubbedAudio | Result | Done | Failed
+SessionEvent = Utterance | ScrubbedAudio | Token | Result | Done | Failed
 
 
 def encode_event(event: SessionEvent) -> dict[str, Any]:
@@ -198,6 +206,8 @@ def encode_event(event: SessionEvent) -> dict[str, Any]:
         body.update(start=event.start, end=event.end, confidence=event.confidence, words=[list(w) for w in event.words])
     elif isinstance(event, ScrubbedAudio):
         body["pcm"] = event.pcm
+    elif isinstance(event, Token):
+        body["text"] = event.text
     elif isinstance(event, Result):
         body["body"] = event.body
     elif isinstance(event, Failed):
@@ -226,6 +236,8 @@ def decode_event(body: Any) -> SessionEvent:
             )
         if kind == "audio" and isinstance(body.get("pcm"), bytes):
             return ScrubbedAudio(pcm=body["pcm"], **common)
+        if kind == "token" and isinstance(body.get("text"), str):
+            return Token(text=body["text"], **common)
         if kind == "result" and isinstance(body.get("body"), dict):
             return Result(body=body["body"], **common)
         if kind == "done":
