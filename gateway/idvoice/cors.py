@@ -10,8 +10,9 @@ that sends no ``Origin`` (not a browser) and a page served by this host are alwa
 from __future__ import annotations
 
 from aiohttp import hdrs, web
-from yarl import URL
 
+from gateway.origins import listed
+from gateway.origins import origin_allowed as allowed_for
 from gateway.state import STATE
 
 _ALLOW_METHODS = "POST, OPTIONS"
@@ -24,29 +25,21 @@ def refuse(status: int, message: str) -> web.StreamResponse:
     return web.json_response({"error": message}, status=status)
 
 
-def _listed(origin: str, allowed: tuple[str, ...]) -> bool:
-    return "*" in allowed or origin.rstrip("/") in allowed
-
-
 def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
-    origin = request.headers.get(hdrs.ORIGIN)
-    if not origin or _listed(origin, allowed):
-        return True
-    # Same host: nginx passes the host without its port, so the port is not compared.
-    return URL(origin).host == URL(f"http://{request.host}").host
+    return allowed_for(request.headers.get(hdrs.ORIGIN), request.host, allowed)
 
 
 def cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Allow a listed origin to read this response (called for every answer of the REST routes)."""
     origin = request.headers.get(hdrs.ORIGIN)
-    if origin and _listed(origin, request.app[STATE].settings.cors_origins):
+    if origin and listed(origin, request.app[STATE].settings.cors_origins):
         response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
         response.headers[hdrs.VARY] = "Origin"
 
 
 async def preflight(request: web.Request) -> web.StreamResponse:
     origin = request.headers.get(hdrs.ORIGIN, "")
-    if not origin or not _listed(origin, request.app[STATE].settings.cors_origins):
+    if not origin or not listed(origin, request.app[STATE].settings.cors_origins):
         return refuse(403, "this origin is not allowed (CORS_ORIGINS)")
     response = web.Response(status=204)
     response.headers[hdrs.ACCESS_CONTROL_ALLOW_METHODS] = _ALLOW_METHODS

@@ -18,7 +18,15 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 
 from services.bus.envelope import FIELD, Entry, MalformedEnvelope, Reply, Request
-from services.bus.keys import INBOX_PREFIX, job_audio_key, lease_key, load_key, partition_for, request_stream
+from services.bus.keys import (
+    INBOX_PREFIX,
+    conversation_key,
+    job_audio_key,
+    lease_key,
+    load_key,
+    partition_for,
+    request_stream,
+)
 from services.settings import BusSettings
 
 RedisClient: TypeAlias = "Redis | RedisCluster"
@@ -256,6 +264,20 @@ class Bus:
         await self.client.delete(job_audio_key(job_id))
 
     # -- session leases -------------------------------------------------------------------------
+    async def conversation(self, conversation_id: str, turns: int) -> list[bytes]:
+        """The last ``turns`` turns of a knowledge-base conversation, oldest first."""
+        rows = await self.client.lrange(conversation_key(conversation_id), -turns, -1)
+        return [r if isinstance(r, bytes) else r.encode() for r in rows]
+
+    async def add_turn(self, conversation_id: str, turn: bytes, keep: int, ttl_s: int) -> None:
+        """Append a turn, keep the last ``keep``, and let the conversation expire ``ttl_s`` after its last turn."""
+        key = conversation_key(conversation_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.rpush(key, turn)
+        pipe.ltrim(key, -keep, -1)
+        pipe.expire(key, ttl_s)
+        await pipe.execute()
+
     async def acquire_lease(self, session_id: str, owner: str, ttl_ms: int) -> bool:
         """Take the session's lease, or keep it if we hold it already."""
         key = lease_key(session_id)

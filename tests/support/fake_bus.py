@@ -53,12 +53,14 @@ class FakeBus(Bus):
         on_audio: Callable[[FakeSession, bytes], list[SessionEvent]] | None = None,
         on_end: Callable[[FakeSession], list[SessionEvent]] | None = None,
         workers: int = 1,
+        answer: Callable[[Request], list[SessionEvent]] | None = None,
     ) -> None:
         super().__init__(cast(Any, None), BusSettings())
         self.respond = respond
         self.on_audio = on_audio or (lambda _session, _data: [])
         self.on_end = on_end or (lambda _session: [])
         self.workers = workers
+        self.answer = answer  # a streamed answer's events (knowledge base), numbered here
         self.requests: list[Request] = []
         self.sessions: dict[str, FakeSession] = {}
         self.job_audio: dict[str, bytes] = {}
@@ -114,6 +116,11 @@ class FakeBus(Bus):
             self.sessions[request.session] = FakeSession(dict(message.params))
             opened = encode_opened(Opened(inbox_stream(self.WORKER), self.WORKER))
             return [Reply.to(request, OK, opened)]
+        if self.answer is not None and request.kind == "query":
+            events = self.answer(request)
+            for i, event in enumerate(events):
+                event.index = i
+            return [Reply("", request.session, e.index, OK, encode_event(e)) for e in events]
         status, body = self.respond(request)
         return [Reply.to(request, status, body)]
 

@@ -1,0 +1,161 @@
+"""The Socket.IO server on the gateway's aiohttp app (python-socketio, Engine.IO 4, path ``/socket.io/``).
+
+Both transports work through nginx with several gateways: a client's long-polling requests and its
+WebSocket upgrade must reach the gateway that holds its Engine.IO session, which nginx's consistent hash
+on the client address does (tests/integration/test_ai12z_e2e.py shows a gateway refusing another's
+session id). Emits go through ``AsyncRedisManager`` on the bus's Redis (channel ``socketio``), so an
+emit reaches a client whichever gateway holds it. Each client is a :class:`Connection` in the gateway's
+registry: a drain lets its questions in flight finish, then closes its transport, and the client's own
+reconnection lands on another gateway; conversations live in Redis, so the next question continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import socketio  # type: ignore[import-untyped]  # python-socketio ships no type information
+from aiohttp import web
+
+from gateway.ai12z.query import BadQuery, Query, end_response, parse_query
+from gateway.origins import origin_allowed
+from gateway.state import STATE, GatewayState
+from gateway.transport.answer import streamed_answer
+from services import metrics
+from services.bus.envelope import new_id
+from services.bus.keys import SOCKETIO_CHANNEL
+from services.bus.sessions import Failed, Result, Token
+
+log = logging.getLogger("gateway.ai12z")
+
+PROTOCOL = "ai12z_socketio"
+CAPABILITY = "kb"
+MAX_EMIT_BYTES = 16 << 20  # AI12Z: "a max payload size of 16 Meg when doing the emit"
+SERVER: web.AppKey[Any] = web.AppKey("socketio", object)
+# A client manager other than Redis pub/sub (in-process adapter tests use python-socketio's in-memory one).
+MANAGER: web.AppKey[Any] = web.AppKey("socketio_manager", object)
+
+
+class _Client:
+    """One Socket.IO client, for the drain."""
+
+    def __init__(self, server: Any, sid: str) -> None:
+        self.server = server
+        self.sid = sid
+        self.questions: set[asyncio.Task[None]] = set()
+
+    async def drain(self, timeout_s: float) -> None:
+        """Questions in flight are answered (up to the deadline), then the transport is closed without a
+        disconnect packet: after one (Socket.IO's or Engine.IO's) python-socketio's client would not
+        reconnect, while a transport that just ends makes every client reconnect, through nginx, to a
+        gateway that is not draining."""
+        if self.questions:
+            await asyncio.wait(self.questions, timeout=timeout_s)
+        with contextlib.suppress(Exception):  # python-engineio internals (pinned below 5): else the exit closes it
+            eio_sid = self.server.manager.eio_sid_from_sid(self.sid, "/")
+            socket = self.server.eio._get_socket(eio_sid)
+            await socket.queue.put(None)  # ends a WebSocket's writer (which closes it) or a pending poll
+            await socket.close(wait=False, abort=True)
+
+
+def create_server(app: web.Application, state: GatewayState) -> Any:
+    settings = state.settings
+    manager = app.get(MANAGER) or socketio.AsyncRedisManager(settings.bus.redis_url, channel=SOCKETIO_CHANNEL)
+    server = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=lambda origin, environ: origin_allowed(
+            origin, environ.get("HTTP_HOST", ""), settings.cors_origins
+        ),
+        max_http_buffer_size=MAX_EMIT_BYTES,
+        ping_interval=settings.socketio_ping_interval_s,
+        ping_timeout=settings.socketio_ping_timeout_s,
+        logger=False,
+        engineio_logger=False,
+    )
+    clients: dict[str, _Client] = {}
+
+    async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        if state.draining:
+            raise socketio.exceptions.ConnectionRefusedError("gateway is draining; reconnect")
+        client = clients[sid] = _Client(server, sid)
+        state.connections.add(client, PROTOCOL)
+
+    async def disconnect(sid: str, *args: Any) -> None:
+        client = clients.pop(sid, None)
+        if client is not None:
+            state.connections.discard(client, PROTOCOL)
+
+    async def evaluate_query(sid: str, data: Any = None) -> None:
+        metrics.MESSAGES.labels(PROTOCOL, "in").inc()
+        client = clients.get(sid)
+        task = asyncio.current_task()
+        if client is not None and task is not None:
+            client.questions.add(task)
+        try:
+            await _answer(server, state, sid, data)
+        finally:
+            if client is not None and task is not None:
+                client.questions.discard(task)
+
+    server.on("connect", connect)
+    server.on("disconnect", disconnect)
+    server.on("evaluate_query", evaluate_query)
+    server.attach(app, socketio_path="socket.io")
+    app[SERVER] = server
+
+    async def stop_listening(app: web.Application) -> None:
+        listener = getattr(manager, "thread", None)  # the pub/sub listener, started by the first client
+        if isinstance(listener, asyncio.Task):
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+
+    app.on_cleanup.append(stop_listening)
+    return server
+
+
+async def _answer(server: Any, state: GatewayState, sid: str, data: Any) -> None:
+    conversation = data.get("conversationId") if isinstance(data, dict) else ""
+    try:
+        query = parse_query(data, state.settings.api_keys)
+    except BadQuery as exc:
+        metrics.ERRORS.labels(PROTOCOL, "bad_query").inc()
+        await _emit_end(
+            server, sid, end_response(conversation if isinstance(conversation, str) else "", error=str(exc))
+        )
+        return
+    # A new conversation gets its id here, so a worker that takes the question over after a crash
+    # answers under the same id.
+    conversation_id = query.conversation_id or new_id()
+    body = _request_body(query, conversation_id)
+    async for event in streamed_answer(state.relay, CAPABILITY, "query", body, state.settings.kb_answer_timeout_s):
+        if isinstance(event, Token):
+            await server.emit("response", {"data": event.text}, to=sid)
+            metrics.MESSAGES.labels(PROTOCOL, "out").inc()
+        elif isinstance(event, Result):
+            await _emit_end(server, sid, end_response(conversation_id, **event.body))
+        elif isinstance(event, Failed):
+            metrics.ERRORS.labels(PROTOCOL, "answer_failed").inc()
+            await _emit_end(server, sid, end_response(conversation_id, error=event.message))
+
+
+def _request_body(query: Query, conversation_id: str) -> dict[str, Any]:
+    return {
+        "query": query.text,
+        "conversation_id": conversation_id,
+        "images": query.images,
+        "include_tags": query.include_tags,
+        "exclude_tags": query.exclude_tags,
+    }
+
+
+async def _emit_end(server: Any, sid: str, body: dict[str, Any]) -> None:
+    await server.emit("end_response", body, to=sid)
+    metrics.MESSAGES.labels(PROTOCOL, "out").inc()
+
+
+def add_routes(app: web.Application) -> None:
+    create_server(app, app[STATE])
