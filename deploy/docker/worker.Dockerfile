@@ -36,6 +36,8 @@ COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
 COPY workers/ workers/
 COPY services/ services/
+# The sample knowledge base, for `python -m services.kb ingest kb_sample` from a kb worker's image.
+COPY kb_sample/ kb_sample/
 # The batch worker renders V-Blaze transcripts with the gateway's pure renderer (standard library only).
 COPY gateway/__init__.py gateway/
 COPY gateway/vblaze/__init__.py gateway/vblaze/render.py gateway/vblaze/

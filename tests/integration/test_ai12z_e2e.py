@@ -5,6 +5,7 @@ workers answering from the sample knowledge base ingested with ``python -m servi
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 PLANS = "How much is the Fibre 500 plan?"
 FOLLOW_UP = "And how long is the contract for that one?"
 NODE_DIR = ROOT / ".node"
+PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def kb_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 async def conversation(
-    url: str, questions: list[str], transports: list[str], source: str = "127.0.0.1"
+    url: str, questions: list[str], transports: list[str], source: str = "127.0.0.1", images: list[str] | None = None
 ) -> list[tuple[list[str], dict[str, Any]]]:
     """Ask each question in turn on one connection, following up with the conversationId it was given."""
     http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
@@ -59,6 +61,8 @@ async def conversation(
         for q in questions:
             tokens.clear()
             payload = {"apiKey": "", "query": q, "conversationId": conversation_id, "event": "evaluate_query"}
+            if images:
+                payload["base64Images"] = images
             await client.emit("evaluate_query", payload)
             end = await asyncio.wait_for(ends.get(), 60)
             conversation_id = end["conversationId"]
@@ -133,6 +137,28 @@ def test_an_emit_reaches_a_client_whichever_gateway_holds_it(kb_stack: Stack) ->
     assert asyncio.run(run()) == {"data": "hello"}
 
 
+def test_without_an_image_model_the_answer_says_images_were_not_used(kb_stack: Stack) -> None:
+    ((_tokens, end),) = asyncio.run(conversation(kb_stack.url, [PLANS], ["websocket"], images=[PNG]))
+    assert end["answer"].startswith("(Images were not used") and end["didAnswer"] is True
+
+
+def test_ingesting_into_the_running_system_adds_and_replaces_documents(kb_stack: Stack, tmp_path: Path) -> None:
+    folder = tmp_path / "kb"
+    shutil.copytree(ROOT / "kb_sample", folder)
+    promo = folder / "winter-promotion.md"
+    question = "What is the promotion code for the winter offer?"
+    for code in ("ZEBRA-42", "OTTER-77"):
+        promo.write_text(f"# Winter promotion\n\nThe promotion code for the winter offer is {code}. It gives new "
+                         "customers three months of Fibre 500 at half price.\n")  # fmt: skip
+        kb_stack.topology.ingest(folder)  # the workers keep running
+        ((_tokens, end),) = asyncio.run(conversation(kb_stack.url, [question], ["websocket"]))
+        assert code in end["answer"] and end["title"] == "Winter promotion"
+    assert "ZEBRA-42" not in end["answer"]  # the changed file's old chunk is gone
+    kb_stack.topology.ingest(ROOT / "kb_sample")  # back to the sample (the promotion file is removed)
+    ((_tokens, end),) = asyncio.run(conversation(kb_stack.url, [question], ["websocket"]))
+    assert "OTTER-77" not in end["answer"]
+
+
 def test_unanswerable_question_is_an_honest_did_answer_false(kb_stack: Stack) -> None:
     ((_tokens, end),) = asyncio.run(
         conversation(kb_stack.url, ["What is the boiling point of tungsten?"], ["websocket"])
@@ -188,6 +214,7 @@ def llm_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack,
         "KB_LLM_MODEL": "test-model",
         "KB_LLM_FIRST_TOKEN_S": "2",
         "KB_LLM_TIMEOUT_S": "10",
+        "KB_LLM_VISION": "true",
         "CLAIM_IDLE_MS": "1500",
         "CLAIM_INTERVAL_S": "0.3",
     }
@@ -211,6 +238,11 @@ def test_a_configured_model_streams_its_tokens(llm_stack: tuple[Stack, Any]) -> 
     tokens, end, _took = ask_one(llm_stack[0], PLANS)
     assert len(tokens) > 5 and "".join(tokens) == end["answer"]
     assert end["answer"].startswith("From the knowledge base:") and end["didAnswer"] is True
+
+
+def test_images_go_to_a_model_that_takes_them(llm_stack: tuple[Stack, Any]) -> None:
+    ((_tokens, end),) = asyncio.run(conversation(llm_stack[0].url, [PLANS], ["websocket"], images=[PNG]))
+    assert end["answer"].startswith("I see 1 image(s).") and end["error"] is None
 
 
 @pytest.mark.parametrize(("marker", "why"), [("[slow]", "did not answer"), ("[garbage]", "not an OpenAI"),

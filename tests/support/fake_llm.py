@@ -6,7 +6,7 @@
 first passage in the system prompt, word by word, ``--delay`` seconds apart (deterministic, so a worker
 that takes an answer over after a crash produces the same tokens). The last user message picks a fault:
 ``[slow]`` waits 30 s before the first token, ``[garbage]`` answers text that is not an event stream,
-``[error]`` answers HTTP 500.
+``[error]`` answers HTTP 500. Images in the question (OpenAI ``image_url`` parts) are counted first.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ async def chat(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     if "[slow]" in question:
         await asyncio.sleep(30)
-    for word in re.findall(r"\S+\s*", _canned(messages)):
+    images = (
+        sum(1 for p in last if isinstance(p, dict) and p.get("type") == "image_url") if isinstance(last, list) else 0
+    )
+    text = (f"I see {images} image(s). " if images else "") + _canned(messages)
+    for word in re.findall(r"\S+\s*", text):
         chunk = {"choices": [{"index": 0, "delta": {"content": word}}]}
         await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
         await asyncio.sleep(delay)

@@ -174,3 +174,15 @@ async def test_the_drain_closes_the_transport_so_the_client_reconnects(server: S
     await srv.close()  # runs the app's shutdown: the drain
     reason = await asyncio.wait_for(gone, 10)
     assert "server disconnect" not in reason  # a transport close: clients reconnect after it
+
+
+async def test_an_emit_over_16_mb_is_refused_by_the_transport_and_the_gateway_serves_on(server: Server) -> None:
+    _srv, url = await server(FakeBus(answer=kb_answer))
+    client = socketio.AsyncClient(reconnection=False)
+    gone: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    client.on("disconnect", lambda *reason: settle(gone, str(reason)))
+    await client.connect(url, transports=["websocket"])
+    await client.emit("evaluate_query", {"query": "x", "base64Images": ["A" * (17 << 20)]})
+    await asyncio.wait_for(gone, 20)  # Engine.IO's max_http_buffer_size (16 MB) closed that connection
+    _tokens, end = await ask(url, {"query": "How much is Fibre 500?"})
+    assert end["error"] is None
