@@ -60,7 +60,8 @@ async def conversation(
         conversation_id = ""
         for q in questions:
             tokens.clear()
-            payload = {"apiKey": "", "query": q, "conversationId": conversation_id, "event": "evaluate_query"}
+            payload: dict[str, Any] = {"apiKey": "", "query": q, "conversationId": conversation_id}
+            payload["event"] = "evaluate_query"
             if images:
                 payload["base64Images"] = images
             await client.emit("evaluate_query", payload)
