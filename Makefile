@@ -6,7 +6,7 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: deps run test pytest lint eval bench bench-asr bench-voice compose-check clean
+.PHONY: deps run test pytest lint eval bench bench-asr bench-voice bench-llm compose-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,10 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 
 # redis-server and nginx run the topology; promtool (Debian's prometheus) checks the alert rules;
 # festival voices, espeak-ng and sox make the speech and speaker corpora; libopus0 decodes Opus streams;
-# node and npm run the JavaScript Socket.IO client in the AI12Z tests.
+# node and npm (scripts/system_deps.sh, by command) run the JavaScript Socket.IO client in the AI12Z tests.
 SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox \
 	espeak-ng festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph \
-	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0 \
-	nodejs npm
+	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0
 deps: $(STAMP)
 	scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
@@ -66,6 +65,11 @@ bench-asr: deps
 # templates per second, each against an in-process baseline from the same run.
 bench-voice: deps
 	$(PY) -m scripts.bench_voice
+
+# 20 concurrent AI12Z conversations through nginx: time to the first token and to end_response; search
+# latency at 10k chunks.
+bench-llm: deps
+	$(PY) -m scripts.bench_llm
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q
