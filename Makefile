@@ -48,7 +48,8 @@ test: lint pytest
 
 eval: deps
 	$(PY) -m scripts.eval_redaction
-	$(PY) -m scripts.eval_asr
+	ASR_ENGINE=pocketsphinx $(PY) -m scripts.eval_asr
+	ASR_ENGINE=whisper-tiny $(PY) -m scripts.eval_asr
 	$(PY) -m scripts.eval_voice
 	$(PY) -m scripts.eval_vad
 	$(PY) -m scripts.eval_kb

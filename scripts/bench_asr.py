@@ -90,7 +90,7 @@ def resident_mb(pid: int) -> int:
 
 
 # -- the engine alone -----------------------------------------------------------------------------
-def engine_floor(files: list[str], every: int = 10) -> tuple[float, float, int]:
+def engine_floor(files: list[str], engine_name: str, every: int = 10) -> tuple[float, float, int]:
     """The delay's floor with no load and no transport: the ASR engine in this process, fed 100 ms chunks.
 
     Returns the medians of (audio fed past an utterance's end when it comes out, the decode time of that
@@ -99,7 +99,7 @@ def engine_floor(files: list[str], every: int = 10) -> tuple[float, float, int]:
     from services.asr import load_engine
     from services.settings import AsrSettings
 
-    engine = load_engine(AsrSettings.from_env())
+    engine = load_engine(AsrSettings.from_env({"ASR_ENGINE": engine_name}))
     waits: list[float] = []
     decodes: list[float] = []
     step = 2 * round(CHUNK_S * RATE)
@@ -241,16 +241,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="audio per stream per step (default 30)")
     parser.add_argument("--ramp", type=float, default=3.0, help="stream starts spread over this many s (default 3)")
     parser.add_argument("--keep-going", action="store_true", help="go on past a failing step (to see the curve)")
-    parser.add_argument("--budget", type=float, default=540.0, help="start no step that would end past this (s)")
+    parser.add_argument("--budget", type=float, default=540.0, help="per engine: start no step ending past this (s)")
+    parser.add_argument(
+        "--engines", default="pocketsphinx,whisper-tiny", help="ASR_ENGINE values, run one after the other"
+    )
     args = parser.parse_args()
     if args.max_streams < 1 or args.workers < 1 or not 5 <= args.seconds <= 120 or not 0 <= args.ramp <= 30:
         parser.error("--max-streams and --workers must be >= 1, --seconds between 5 and 120, --ramp 0 to 30")
-    began = time.monotonic()
     files = [str(f) for f in corpus_files()]
-    run_dir = ROOT / ".run" / "bench-asr"
+    summary: list[str] = []
+    for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
+        summary.append(bench_engine(engine, args, files))
+    print("\nside by side, same run:")
+    for line in summary:
+        print("  " + line)
+    sys.stdout.flush()
+
+
+def bench_engine(engine: str, args: argparse.Namespace, files: list[str]) -> str:
+    """One engine's whole run; returns its summary line."""
+    began = time.monotonic()
+    print(f"\n=== ASR_ENGINE={engine} ===", flush=True)
+    run_dir = ROOT / ".run" / "bench-asr" / engine
     shutil.rmtree(run_dir, ignore_errors=True)
-    wait_s, decode_s, floor_n = engine_floor(files)
-    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING"})) as topo:
+    wait_s, decode_s, floor_n = engine_floor(files, engine)
+    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING", "ASR_ENGINE": engine})) as topo:
         outcome = run_steps(topo, args, files, began)
     per_core = outcome.best / args.workers
     met = "met" if per_core >= TARGET_PER_CORE else "not met"
@@ -261,9 +276,10 @@ def main() -> None:
         f"after its end (the {TARGET_DELAY_S:.0f} s budget's fixed part: end-of-utterance pause + chunking), "
         f"then {decode_s:.2f} s of decoding (medians)"
     )
+    limit = 1 / outcome.rtf_low_load if outcome.rtf_low_load else float("nan")
     if outcome.rtf_low_load:
         print(
-            f"CPU alone would allow 1 / RTF = {1 / outcome.rtf_low_load:.1f} real-time streams per worker core "
+            f"CPU alone would allow 1 / RTF = {limit:.1f} real-time streams per worker core "
             f"(RTF {outcome.rtf_low_load:.3f} at the lowest N)"
         )
     print(
@@ -275,9 +291,13 @@ def main() -> None:
     print(
         f"highest N with p95 <= {TARGET_DELAY_S:.0f} s and no errors: {outcome.best} streams on {args.workers} "
         f"workers = {per_core:.1f} streams per worker core; target >= {TARGET_PER_CORE:.0f} per core: {met} "
-        f"(load average {os.getloadavg()[0]:.2f} after, {time.monotonic() - began:.0f} s in all)"
+        f"(load average {os.getloadavg()[0]:.2f} after, {time.monotonic() - began:.0f} s in all)",
+        flush=True,
     )
-    sys.stdout.flush()
+    return (
+        f"{engine:<14} {per_core:.1f} streams per worker core within p95 {TARGET_DELAY_S:.0f} s; "
+        f"engine CPU limit 1/RTF {limit:.1f}; decode {decode_s:.2f} s per utterance (median, no load)"
+    )
 
 
 if __name__ == "__main__":

@@ -175,8 +175,12 @@ def evaluate(
     return report
 
 
+# Rows for the 8 kHz line conditions, keyed by a code in place of the rate.
+G711_ROW, NOISY_ROW = -8001, -8000
+
+
 def _rate_name(rate: int) -> str:
-    return f"{-rate}mu" if rate < 0 else str(rate)
+    return {G711_ROW: "8000mu", NOISY_ROW: "8000mu+n"}.get(rate, str(rate))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,11 +193,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = load_engine(AsrSettings.from_env())
     for split in ("tuning", "held_out"):
         report = evaluate(args.dir, engine, rates=args.rate or (16000, 8000), voices=args.voice, split=split)
-        phone = evaluate(args.dir, engine, rates=(8000,), voices=args.voice, split=split, condition="mulaw_noise10")
-        for (voice, _rate), tally in phone.groups.items():
-            report.groups[voice, -8000] = tally  # shown as rate "8000mu": mu-law with 10 dB noise
-        report.mistakes += phone.mistakes
-        print(f"\n{split} split" + (" (never tuned on)" if split == "held_out" else " (settings were chosen here)"))
+        for condition, row in (("mulaw", G711_ROW), ("mulaw_noise10", NOISY_ROW)):
+            line = evaluate(args.dir, engine, rates=(8000,), voices=args.voice, split=split, condition=condition)
+            for (voice, _rate), tally in line.groups.items():
+                report.groups[voice, row] = tally  # "8000mu": G.711 mu-law; "8000mu+n": and 10 dB white noise
+            report.mistakes += line.mistakes
+        print(
+            f"\n{engine.name}, {split} split"
+            + (" (never tuned on)" if split == "held_out" else " (settings were chosen here)")
+        )
         print(f"{'voice':<8}{'rate':>7}{'words':>7}{'WER':>8}{'RTF':>7}")
         for (voice, rate), t in sorted(report.groups.items(), key=lambda kv: (-kv[0][1], kv[0][0])):
             print(f"{voice:<8}{_rate_name(rate):>7}{t.words:>7}{t.wer:>8.3f}{t.rtf:>7.3f}")

@@ -37,6 +37,7 @@ RATES = (16000, 8000)
 PHONE_RATE = 8000
 PHONE_CONDITION = "mulaw_noise10"
 PHONE_SNR_DB = 10.0
+G711_CONDITION = "mulaw"  # the same line without the noise: G.711 alone
 PAUSE_S = 0.8  # between sentences: longer than the engine's end-of-utterance pause
 EDGE_S = 0.3  # silence before the first and after the last sentence
 
@@ -155,13 +156,16 @@ def _write_wav(path: Path, pcm: bytes, rate: int) -> None:
         w.writeframes(pcm)
 
 
-def phone_line(pcm: bytes, seed: int, snr_db: float = PHONE_SNR_DB) -> bytes:
-    """White noise at `snr_db` below the speech's RMS, then a G.711 mu-law round trip (deterministic)."""
+def phone_line(pcm: bytes, seed: int, snr_db: float | None = PHONE_SNR_DB) -> bytes:
+    """White noise at `snr_db` below the speech's RMS (none for None), then a G.711 mu-law round trip
+    (deterministic)."""
     samples = np.frombuffer(pcm, "<i2").astype(np.float64)
     voiced = samples[np.abs(samples) > 300]
     rms = float(np.sqrt(np.mean(voiced**2))) if voiced.size else 1000.0
-    noise = np.random.default_rng(seed).normal(0.0, rms / 10 ** (snr_db / 20), samples.size)
-    noisy = np.clip(samples + noise, -32768, 32767)
+    noisy = samples
+    if snr_db is not None:
+        noise = np.random.default_rng(seed).normal(0.0, rms / 10 ** (snr_db / 20), samples.size)
+        noisy = np.clip(samples + noise, -32768, 32767)
     # G.711 mu-law compression (bias 0x84, clipped at 32635), then the standard expansion table.
     sign = noisy < 0
     magnitude = np.minimum(np.abs(noisy), 32635) + 0x84
@@ -177,9 +181,8 @@ def _silence(seconds: float, rate: int) -> bytes:
 
 def corpus_fingerprint() -> str:
     """Changes whenever the sentences, voices or layout change, so a stale cached corpus is rebuilt."""
-    spec = json.dumps(
-        [ITEMS, HELD_OUT_ITEMS, [v.festival for v in VOICES], RATES, PAUSE_S, EDGE_S, PHONE_CONDITION, PHONE_SNR_DB]
-    )
+    layout = [RATES, PAUSE_S, EDGE_S, PHONE_CONDITION, PHONE_SNR_DB, G711_CONDITION]
+    spec = json.dumps([ITEMS, HELD_OUT_ITEMS, [v.festival for v in VOICES], layout])
     return hashlib.sha256(spec.encode()).hexdigest()[:16]
 
 
@@ -205,6 +208,7 @@ def _build_voice(voice: Voice, out: Path, work: Path) -> list[dict[str, object]]
             if rate == PHONE_RATE:
                 # A phone line: 10 dB SNR white noise, then G.711 mu-law, as a call centre records it.
                 variants.append((PHONE_CONDITION, f"{stem}_mulaw", phone_line(pcm, seed=len(entries))))
+                variants.append((G711_CONDITION, f"{stem}_g711", phone_line(pcm, seed=0, snr_db=None)))
             for condition, name, audio in variants:
                 _write_wav(out / f"{name}.wav", audio, rate)
                 entry = {"file": f"{name}.wav", "voice": voice.name, "rate": rate, "split": split}

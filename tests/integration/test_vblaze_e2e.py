@@ -159,8 +159,10 @@ def test_no_audio_or_transcript_text_reaches_the_logs(asr_stack: Stack) -> None:
         assert word not in logs.lower()
 
 
-def test_kill_9_of_the_worker_holding_a_session_loses_and_repeats_no_utterance(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path, gateways=1, pools={"asr": 2}, env={"SESSION_LEASE_TTL_MS": "1000"})
+@pytest.mark.parametrize("engine", ["pocketsphinx", "whisper-tiny"])
+def test_kill_9_of_the_worker_holding_a_session_loses_and_repeats_no_utterance(tmp_path: Path, engine: str) -> None:
+    env = {"SESSION_LEASE_TTL_MS": "1000", "ASR_ENGINE": engine}
+    stack = start_stack(tmp_path, gateways=1, pools={"asr": 2}, env=env)
     try:
         workers = stack.pools["asr"]
         url = _url(stack, "output=json&outstream=true")
@@ -261,6 +263,24 @@ def test_with_no_asr_worker_running_the_client_is_told_to_retry_within_seconds(t
         (error,) = [json.loads(m) for op, m in messages if op == websocket.ABNF.OPCODE_TEXT]
         assert "no asr worker" in error["error"]
         assert time.monotonic() - started < 10  # not the 30 s request timeout
+    finally:
+        stack.topology.stop_all()
+
+
+def test_a_corrupt_model_stops_the_worker_with_its_reason_and_streams_get_1013(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.bin").write_bytes(b"\x00" * 4096)  # a truncated download
+    (model / "config.json").write_text("{}")
+    stack = start_stack(tmp_path / "run", gateways=1, pools={})
+    try:
+        with pytest.raises(RuntimeError, match="process exited"):
+            stack.topology.start_worker("asr", name="worker-asr-bad", extra_env={"ASR_ENGINE": f"whisper:{model}"})
+        log = (stack.topology.run_dir / "worker-asr-bad.log").read_text()
+        assert "not a loadable Whisper model" in log and str(model) in log
+        started = time.monotonic()
+        _messages, code = transcribe_stream(_url(stack, "output=json"), CALL[:32000])
+        assert code == 1013 and time.monotonic() - started < 10  # told to retry, never a hang
     finally:
         stack.topology.stop_all()
 

@@ -256,3 +256,12 @@ def test_decoders_loaded_for_a_burst_are_freed_after_it_and_their_memory_returne
         while _resident_mb() > peak - 150 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _resident_mb() <= peak - 150
+
+
+def test_asr_vad_setting() -> None:
+    from services.settings import AsrSettings, ConfigError
+
+    assert AsrSettings.from_env({}).vad == "auto"
+    assert AsrSettings.from_env({"ASR_VAD": "Silero"}).vad == "silero"
+    with pytest.raises(ConfigError, match="ASR_VAD"):
+        AsrSettings.from_env({"ASR_VAD": "energy"})

@@ -244,3 +244,21 @@ def test_a_stream_decodes_while_the_speech_comes_in() -> None:
     out += stream.finish()
     assert [u.text for u in out] == ["buzz", "buzz"] and decoder.events[-1] == "finish"
     assert decoder.events.count("start") == decoder.events.count("finish") == 2
+
+
+def _silero_segments(signal: Samples, chunk: int) -> list[tuple[float, float]]:
+    seg = Segmenter(VadConfig(engine="silero"))
+    out = [s for i in range(0, signal.size, chunk) for s in seg.push(signal[i : i + chunk])] + seg.flush()
+    return [(round(s.start, 3), round(s.end, 3)) for s in out]
+
+
+def test_silero_cuts_real_speech_the_same_however_it_is_chunked_and_ignores_hiss() -> None:
+    from tests.support.audio import pcm_of
+
+    speech = np.frombuffer(pcm_of("kal_16k_card.wav"), dtype="<i2").astype(np.int16)
+    signal = np.concatenate([silence(0.7), speech, silence(1.2), speech, silence(1.0)])
+    segments = _silero_segments(signal, 1234)
+    assert len(segments) == 2
+    assert segments == _silero_segments(signal, 480) == _silero_segments(signal, 7)
+    hiss = (np.random.default_rng(3).normal(0, 800, 5 * RATE)).astype(np.int16)  # a noisy line, no one speaking
+    assert _silero_segments(hiss, 1600) == []
