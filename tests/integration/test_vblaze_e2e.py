@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import websocket
 
 from tests.support.audio import SILENCE_1S, pcm_of, transcribe_stream, wav
-from tests.support.stack import Stack, metric_total, scrape, start_stack
+from tests.support.stack import Stack, lease_holder, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -175,7 +174,7 @@ def test_kill_9_of_the_worker_holding_a_session_loses_and_repeats_no_utterance(t
         third = len(CALL) // 3
         ws.send_binary(CALL[:third])
         first = json.loads(ws.recv())  # the first utterance is final: the session is mid-file
-        holder = _lease_holder(stack)
+        holder = lease_holder(stack)
         victim = next(w for w in workers if w.name == holder)
         victim.kill()
         for i in range(third, len(CALL), 8000):
@@ -196,18 +195,6 @@ def test_kill_9_of_the_worker_holding_a_session_loses_and_repeats_no_utterance(t
         assert [u["metadata"]["uttid"] for u in streamed] == list(range(len(expected)))
     finally:
         stack.topology.stop_all()
-
-
-def _lease_holder(stack: Stack) -> str:
-    client = redis.Redis.from_url(stack.topology.redis_url)
-    try:
-        for key in client.scan_iter("lease:*"):
-            value: Any = client.get(key)
-            if value:
-                return str(value.decode())
-        raise AssertionError("no session lease in Redis")
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scripts.topology import Proc, Topology
 
@@ -84,3 +85,18 @@ def start_stack(
         topo.stop_all()
         raise
     return stack
+
+
+def lease_holder(stack: Stack) -> str:
+    """The worker holding a streaming session now (the value of the one ``lease:*`` key)."""
+    import redis
+
+    client = redis.Redis.from_url(stack.topology.redis_url)
+    try:
+        for key in client.scan_iter("lease:*"):
+            value: Any = client.get(key)
+            if value:
+                return str(value.decode())
+        raise AssertionError("no session lease in Redis")
+    finally:
+        client.close()
