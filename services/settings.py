@@ -256,7 +256,8 @@ class RedactionSettings:
 class AsrSettings:
     """The speech recognition engine (ASR workers and batch workers)."""
 
-    # ASR_ENGINE: pocketsphinx; whisper-tiny (the packaged tiny.en); vosk:<model dir> / whisper:<model dir>.
+    # ASR_ENGINE: pocketsphinx; whisper-tiny (the packaged tiny.en: better at 8 kHz, see the README);
+    # vosk:<model dir> / whisper:<model dir>.
     engine: str = "pocketsphinx"
     model_dir: str = ""
     # pocketsphinx decoders loaded at start; more are loaded as concurrent utterances need them.

@@ -110,9 +110,23 @@ def spell(core: str, last: bool) -> list[str] | None:
     return None
 
 
+def _joined_groups(words: list[Word]) -> list[Word]:
+    """Whisper sometimes splits a dashed number over two words ("415" "-550134"): join them again, so
+    the whole is read digit by digit like any "555-213-4490"."""
+    out: list[Word] = []
+    for word in words:
+        prev = out[-1] if out else None
+        if prev is not None and word.word[:2].startswith("-") and word.word[1:2].isdigit() and prev.word[-1:].isdigit():
+            out[-1] = Word(prev.word + word.word, prev.start, word.end, min(prev.confidence, word.confidence))
+        else:
+            out.append(word)
+    return out
+
+
 def spell_numbers(words: list[Word]) -> list[Word]:
     """The words with every written number replaced by the words a caller says for it."""
     out: list[Word] = []
+    words = _joined_groups(words)
     for i, word in enumerate(words):
         match = _TOKEN.match(word.word)
         spoken = spell(match["core"], i == len(words) - 1) if match else None

@@ -1,4 +1,5 @@
-"""The default engine (pocketsphinx + webrtcvad) on committed festival speech, silence and noise."""
+"""pocketsphinx + webrtcvad (the default engine) on committed festival speech, silence and noise; Whisper
+has its own tests (test_asr_optional_engines.py, test_asr_quality.py, test_no_invented_words.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ REFERENCES: dict[str, dict[str, Any]] = json.loads((DATA / "references.json").re
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[AsrEngine]:
-    yield load_engine(AsrSettings.from_env({}))
+    yield load_engine(AsrSettings.from_env({"ASR_ENGINE": "pocketsphinx"}))
 
 
 def read_pcm(name: str) -> bytes:
@@ -62,7 +63,8 @@ def random_chunks(total: int, seed: int) -> list[int]:
     return sizes
 
 
-def test_default_engine_is_pocketsphinx(engine: AsrEngine) -> None:
+def test_the_default_engine_is_pocketsphinx(engine: AsrEngine) -> None:
+    assert AsrSettings.from_env({}).engine == "pocketsphinx"
     assert engine.name == "pocketsphinx"
 
 

@@ -43,3 +43,9 @@ def test_a_spelled_number_shares_its_words_time_span() -> None:
     assert words[0].start == 2.0 and words[-1].end == pytest.approx(3.0)
     assert all(a.end == pytest.approx(b.start) for a, b in itertools.pairwise(words))
     assert {w.confidence for w in words} == {0.7}
+
+
+def test_a_dashed_number_split_over_two_words_is_read_digit_by_digit() -> None:
+    words = [Word("is", 0.0, 0.5, 0.9), Word("415", 0.5, 1.0, 0.8), Word("-550134.", 1.0, 2.0, 0.6)]
+    spoken = [w.word for w in spell_numbers(words)]
+    assert spoken == ["is", "four", "one", "five", "five", "five", "zero", "one", "three", "four."]
