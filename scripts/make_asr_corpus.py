@@ -217,16 +217,27 @@ def _build_voice(voice: Voice, out: Path, work: Path) -> list[dict[str, object]]
     return entries
 
 
+def up_to_date(manifest: Path, fingerprint: str) -> bool:
+    """Whether a corpus manifest is there and was built from this fingerprint (an unreadable one is not)."""
+    try:
+        return bool(json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == fingerprint)
+    except (OSError, ValueError):
+        return False
+
+
+def write_manifest(manifest: Path, body: dict[str, object]) -> None:
+    """Written last and atomically: its presence marks a complete corpus."""
+    partial = manifest.with_suffix(".json.tmp")
+    partial.write_text(json.dumps(body, indent=1), encoding="utf-8")
+    partial.replace(manifest)
+
+
 def make_corpus(out: Path = DEFAULT_DIR, force: bool = False) -> Path:
     """Build the corpus into `out` unless an up-to-date one is there; returns the manifest path."""
     manifest = out / "manifest.json"
     fingerprint = corpus_fingerprint()
-    if not force and manifest.exists():
-        try:
-            if json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
-                return manifest
-        except (OSError, ValueError):
-            pass  # unreadable manifest: rebuild
+    if not force and up_to_date(manifest, fingerprint):
+        return manifest
     if missing := missing_tools():
         raise CorpusError(
             f"cannot build the ASR corpus: {', '.join(missing)} not found; "
@@ -236,10 +247,7 @@ def make_corpus(out: Path = DEFAULT_DIR, force: bool = False) -> Path:
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda v: _build_voice(v, out, Path(tmp)), VOICES))
     entries = [e for per_voice in results for e in per_voice]
-    # Write the manifest last and atomically: its presence marks a complete corpus.
-    partial = out / "manifest.json.tmp"
-    partial.write_text(json.dumps({"fingerprint": fingerprint, "items": entries}, indent=1), encoding="utf-8")
-    partial.replace(manifest)
+    write_manifest(manifest, {"fingerprint": fingerprint, "items": entries})
     return manifest
 
 

@@ -38,6 +38,8 @@ from scripts.make_asr_corpus import (
     _synthesise,
     _to_pcm16,
     phone_line,
+    up_to_date,
+    write_manifest,
 )
 from scripts.make_asr_corpus import _write_wav as write_wav
 
@@ -165,12 +167,8 @@ def make_corpus(out: Path = DEFAULT_DIR, force: bool = False) -> Path:
     """Build the corpus into `out` unless an up-to-date one is there; returns the manifest path."""
     manifest = out / "manifest.json"
     fingerprint = corpus_fingerprint()
-    if not force and manifest.exists():
-        try:
-            if json.loads(manifest.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
-                return manifest
-        except (OSError, ValueError):
-            pass  # unreadable manifest: rebuild
+    if not force and up_to_date(manifest, fingerprint):
+        return manifest
     if missing := missing_tools():
         raise CorpusError(
             f"cannot build the voice corpus: {', '.join(missing)} not found; "
@@ -181,11 +179,7 @@ def make_corpus(out: Path = DEFAULT_DIR, force: bool = False) -> Path:
         results = list(pool.map(lambda a: _build_speaker(a[1], a[0], out, Path(tmp)), enumerate(SPEAKERS)))
     entries = [e for per_speaker in results for e in per_speaker]
     speakers = [asdict(s) for s in SPEAKERS]
-    # Written last and atomically: its presence marks a complete corpus.
-    partial = out / "manifest.json.tmp"
-    body = {"fingerprint": fingerprint, "speakers": speakers, "items": entries}
-    partial.write_text(json.dumps(body, indent=1), encoding="utf-8")
-    partial.replace(manifest)
+    write_manifest(manifest, {"fingerprint": fingerprint, "speakers": speakers, "items": entries})
     return manifest
 
 
