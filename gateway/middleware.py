@@ -4,6 +4,10 @@ A protocol registers each route with a :class:`Guard`: its metrics label and how
 before any protocol exchange (Private AI: ``{"error", "status"}``; V-Blaze: its JSON). Routes without a
 guard (health, metrics, ``GET /``) are open. API keys come as the vendors' clients send them:
 ``x-api-key``, ``Authorization: Bearer``, or ``?api_key=`` (a browser cannot set headers on a WebSocket).
+
+A WebSocket upgrade from a browser page of another origin is refused (403) unless ``CORS_ORIGINS`` lists
+it: browsers apply no same-origin rule to WebSockets, so any site could otherwise open one with the
+visitor's network position (clients that send no ``Origin`` are not browsers and pass).
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.abc import AbstractMatchInfo
 from aiohttp.web_urldispatcher import AbstractRoute
 
+from gateway.origins import origin_allowed
 from gateway.state import STATE
 from services import metrics
 
@@ -24,6 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 UNAUTHORIZED = "missing or invalid API key (send x-api-key or Authorization: Bearer)"
 DRAINING = "gateway is draining; reconnect"
+FOREIGN_ORIGIN = "this origin is not allowed (CORS_ORIGINS)"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
     how = request.app.get(GUARDS, {}).get(route) if route is not None else None
     if how is not None:
         state = request.app[STATE]
+        upgrade = request.headers.get(hdrs.UPGRADE, "").lower() == "websocket"
+        if upgrade and not origin_allowed(request.headers.get(hdrs.ORIGIN), request.host, state.settings.cors_origins):
+            metrics.ERRORS.labels(how.protocol, "origin").inc()
+            return how.error(403, FOREIGN_ORIGIN)
         if not is_allowed(request, state.settings.api_keys):
             metrics.ERRORS.labels(how.protocol, "unauthorized").inc()
             return how.error(401, how.unauthorized)

@@ -30,6 +30,8 @@ def local_values(listen: str, gateways: Sequence[str], run_dir: Path, workers: i
         "NGINX_RUN_DIR": str(run_dir),
         "NGINX_LOG_DIR": str(run_dir),
         "NGINX_LISTEN": listen,
+        # Extra server blocks (nginx/tls.conf.example); an empty or missing directory adds none.
+        "NGINX_INCLUDE_DIR": str(run_dir / "conf.d"),
         # max_fails=0: with passive checks only, a refused connection moves on to the next gateway
         # without marking this one down for a while (a restarted gateway is back at once).
         "GATEWAY_SERVERS": "\n        ".join(f"server {g} max_fails=0;" for g in gateways),

@@ -259,7 +259,8 @@ class Topology:
         wait_for(lambda: port_open(metrics_port), 120, "batch worker", proc)
         return proc
 
-    def start_nginx(self, gateway_ports: list[int], port: int = 0) -> Proc:
+    def start_nginx(self, gateway_ports: list[int], port: int = 0, servers: Mapping[str, str] | None = None) -> Proc:
+        """nginx in front of the gateways; ``servers``: extra server blocks by file name (a TLS one)."""
         binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
         if binary is None:
             raise RuntimeError("nginx not found: install Debian's nginx-light package (make deps does)")
@@ -268,6 +269,9 @@ class Topology:
         nginx_dir.mkdir(parents=True, exist_ok=True)
         conf = nginx_dir / "nginx.conf"
         values = local_values(f"127.0.0.1:{port}", [f"127.0.0.1:{p}" for p in gateway_ports], nginx_dir)
+        (nginx_dir / "conf.d").mkdir(exist_ok=True)
+        for name, text in (servers or {}).items():
+            (nginx_dir / "conf.d" / name).write_text(text)
         conf.write_text(render(values))
         argv = [binary, "-c", str(conf), "-p", str(nginx_dir), "-e", str(nginx_dir / "error.log"), "-g", "daemon off;"]
         proc = self._spawn(f"nginx-{port}", argv, port=port)

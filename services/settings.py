@@ -180,7 +180,8 @@ class GatewaySettings:
     # Seconds of a stream's confirmed audio a gateway keeps, so a session moved to another worker after a
     # crash is cut into utterances exactly as before (longer calls fail over from the oldest kept point).
     stream_history_s: float = 120.0
-    # Browser origins allowed to call the IDVoice REST routes and open its streams ("*": any).
+    # Browser origins, other than the gateway's own host, allowed to open any WebSocket, call the IDVoice
+    # REST routes and use Socket.IO ("*": any).
     cors_origins: tuple[str, ...] = ()
     # One IDVoice binary message at most (a whole file in one message is how the vendor's client verifies).
     voice_max_message_bytes: int = 4 << 20
@@ -256,9 +257,9 @@ class RedactionSettings:
 class AsrSettings:
     """The speech recognition engine (ASR workers and batch workers)."""
 
-    # ASR_ENGINE: pocketsphinx; whisper-tiny (the packaged tiny.en: better at 8 kHz, see the README);
-    # vosk:<model dir> / whisper:<model dir>.
-    engine: str = "pocketsphinx"
+    # ASR_ENGINE: whisper-tiny (the packaged tiny.en, chosen by measurement: see the README); pocketsphinx
+    # (the light option: 16 kHz only); vosk:<model dir> / whisper:<model dir>.
+    engine: str = "whisper-tiny"
     model_dir: str = ""
     # pocketsphinx decoders loaded at start; more are loaded as concurrent utterances need them.
     decoders: int = 2

@@ -2,9 +2,8 @@
 origin, POSTs the enrolment audio with XMLHttpRequest and opens the streams from there.
 
 ``CORS_ORIGINS`` lists the origins allowed (``*``: any). The REST routes answer the preflight and send
-``Access-Control-Allow-Origin`` to those origins; the WebSocket routes refuse (403, before the upgrade) a
-browser page from any other origin, since browsers apply no same-origin rule to WebSockets. A client
-that sends no ``Origin`` (not a browser) and a page served by this host are always allowed.
+``Access-Control-Allow-Origin`` to those origins; the WebSocket routes refuse a page of any other origin
+(gateway/middleware.py, as for every protocol's WebSockets).
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 
 from gateway.origins import listed
-from gateway.origins import origin_allowed as allowed_for
 from gateway.state import STATE
 
 _ALLOW_METHODS = "POST, OPTIONS"
@@ -23,10 +21,6 @@ _MAX_AGE_S = "600"
 def refuse(status: int, message: str) -> web.StreamResponse:
     """IDVoice's REST error form, and the answer before a WebSocket upgrade."""
     return web.json_response({"error": message}, status=status)
-
-
-def origin_allowed(request: web.Request, allowed: tuple[str, ...]) -> bool:
-    return allowed_for(request.headers.get(hdrs.ORIGIN), request.host, allowed)
 
 
 def cors_headers(request: web.Request, response: web.StreamResponse) -> None:

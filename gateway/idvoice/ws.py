@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gateway.idvoice.cors import origin_allowed, refuse
+from gateway.idvoice.cors import refuse
 from gateway.idvoice.opus import BadPacket, OpusStream
 from gateway.idvoice.phase import ParameterPhase
 from gateway.idvoice.render import ACCEPTED, REFUSED, error_result, render_result
@@ -90,9 +90,6 @@ class _Stream:
 async def _stream(request: web.Request, mode: Mode, opus: bool) -> web.StreamResponse:
     state = request.app[STATE]
     settings = state.settings
-    if not origin_allowed(request, settings.cors_origins):
-        metrics.ERRORS.labels(PROTOCOL, "origin").inc()
-        return refuse(403, "this origin is not allowed (CORS_ORIGINS)")
     limit = settings.voice_max_message_bytes
     # Messages between the limit and aiohttp's backstop are read whole and refused with an error result
     # and a clean 1009 (past the backstop aiohttp resets the connection with the message unread).

@@ -1,6 +1,6 @@
 """Streaming speech recognition: a plain library behind a small typed interface.
 
-    engine = load_engine(AsrSettings.from_env())   # ASR_ENGINE=pocketsphinx | whisper-tiny | vosk:<dir> | whisper:<dir>
+    engine = load_engine(AsrSettings.from_env())   # ASR_ENGINE=whisper-tiny | pocketsphinx | vosk:<dir> | whisper:<dir>
     stream = engine.open_stream(sample_rate=8000)
     for utt in stream.feed(pcm_bytes): ...    # utterances final with this audio
     for utt in stream.finish(): ...

@@ -3,10 +3,13 @@ scrubtext and the redaction engine expect "six two seven zero one", "forty two",
 "fourth", "nineteen eighty five".
 
 Rules, in the order they apply to one written token (surrounding punctuation kept):
+- numbers written next to each other ("415 555 0134", "4 729 1 1 2 2", a comma between them included):
+  every digit on its own, as a caller reads out a phone or card number in groups;
 - digit groups joined by - or . or : beyond a time ("555-213-4490", "4111.1111"): every digit on its own;
 - a time "9:30" / "3:00": "nine thirty" / "three o'clock" (the "o'clock" only when nothing follows);
 - an ordinal "4th", "21st": "fourth", "twenty first";
 - "$250", "20%": "two hundred fifty dollars", "twenty percent";
+- "1,500": a quantity in words ("one thousand five hundred");
 - a plain number: five digits or more, or a leading zero: digit by digit (account, phone, zip numbers);
   1100-1999 and 2010-2099: as a year ("nineteen eighty five", "twenty twenty four"); 2000-2009: "two
   thousand five"; other numbers under 10,000: in words ("forty two", "three hundred twelve"; "4417" is
@@ -34,6 +37,9 @@ _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _ORDINAL_RE = re.compile(r"(\d{1,3})(st|nd|rd|th)", re.IGNORECASE)
 _MONEY = re.compile(r"\$(\d{1,6})")
 _PERCENT = re.compile(r"(\d{1,3})%")
+_THOUSANDS = re.compile(r"\d{1,3},\d{3}")
+# A written number that may be one group of a longer one read out: "415", "0134", "-550134", "4.729".
+_NUMERAL = re.compile(r"-?\d+(?:[-.,]\d+)*")
 
 
 def below_thousand(n: int) -> list[str]:
@@ -105,6 +111,8 @@ def spell(core: str, last: bool) -> list[str] | None:
         return [*cardinal(int(match[1])), "dollars"]
     if match := _PERCENT.fullmatch(core):
         return [*cardinal(int(match[1])), "percent"]
+    if _THOUSANDS.fullmatch(core):
+        return cardinal(int(core.replace(",", "")))
     if _GROUPS.fullmatch(core):
         return digits(core)
     return None
@@ -123,13 +131,28 @@ def _joined_groups(words: list[Word]) -> list[Word]:
     return out
 
 
+def _in_runs(words: list[Word]) -> list[bool]:
+    """Which words are one of several numbers written in a row (nothing but a comma between them)."""
+    cores = [_TOKEN.match(w.word) for w in words]
+    numeral = [m is not None and bool(_NUMERAL.fullmatch(m["core"])) for m in cores]
+    # A full stop, question mark or the like after a number ends its run; a comma does not.
+    open_after = [m is not None and m["post"] in {"", ","} for m in cores]
+    linked = [numeral[i] and numeral[i + 1] and open_after[i] for i in range(len(words) - 1)]
+    return [numeral[i] and ((i > 0 and linked[i - 1]) or (i < len(linked) and linked[i])) for i in range(len(words))]
+
+
 def spell_numbers(words: list[Word]) -> list[Word]:
     """The words with every written number replaced by the words a caller says for it."""
     out: list[Word] = []
     words = _joined_groups(words)
-    for i, word in enumerate(words):
+    for i, (word, in_run) in enumerate(zip(words, _in_runs(words), strict=True)):
         match = _TOKEN.match(word.word)
-        spoken = spell(match["core"], i == len(words) - 1) if match else None
+        if match is None:
+            spoken = None
+        elif in_run:
+            spoken = digits(match["core"])
+        else:
+            spoken = spell(match["core"].removeprefix("-"), i == len(words) - 1)
         if not spoken or match is None:
             out.append(word)
             continue

@@ -7,7 +7,9 @@
 
 Whisper is not a streaming decoder, so it runs on our VAD segments exactly like pocketsphinx: each
 utterance is transcribed whole once the speaker pauses. Word times come from its cross-attention
-alignment and word confidences are Whisper's token probabilities. CPU with int8 weights, greedy decoding.
+alignment and word confidences are Whisper's token probabilities. CPU with int8 weights, greedy decoding,
+and a beam search over the same encoder output when the greedy text holds a number (digits read out one
+by one are where greedy decoding slips).
 
 The encoder is given a window fitted to the utterance (its length rounded up to a whole second, at least
 ``MIN_WINDOW_S``), not Whisper's fixed 30 s: CTranslate2 takes the shorter input, and the encoder was
@@ -34,6 +36,7 @@ VARIABLE = "ASR_ENGINE"
 MIN_WINDOW_S = 10  # shorter windows than this were not measured
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold: with a low log probability, the text is dropped
 _LOW_LOGPROB = -1.0
+DIGIT_BEAMS = 5  # utterances whose greedy text has a digit are decoded again with this many beams
 _MAX_COMPRESSION = 2.4  # faster-whisper's compression_ratio_threshold: above it the text repeats itself
 # faster-whisper's own punctuation sets (English only here: tiny.en writes no full-width marks).
 _PREPEND = "\"'“¿([{-"
@@ -150,6 +153,18 @@ class WhisperEngine:
         end = min(segment.end, max(words[-1].end, speech_end))
         return Utterance(words[0].start, end, " ".join(w.word for w in words), confidence, words)
 
+    def _generate(self, encoded: Any, beams: int) -> Any:
+        return self._model.model.generate(
+            encoded,
+            [self._prompt],
+            beam_size=beams,
+            max_length=224,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+        )[0]
+
     def _decode_fitted(self, audio: Any) -> list[tuple[str, float, float, float]] | None:
         """Encode, decode greedily and align in a window fitted to the audio; (word, start, end, p)."""
         import ctranslate2  # type: ignore[import-untyped]  # ships no type information
@@ -168,16 +183,11 @@ class WhisperEngine:
         padded = extractor(padded_audio)[:, :window]
         frames = min(frames, window)
         encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None])))
-        result = model.model.generate(
-            encoded,
-            [self._prompt],
-            beam_size=1,
-            max_length=224,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=self._suppress,
-        )[0]
+        result = self._generate(encoded, 1)
+        if any(c.isdigit() for c in self._tokenizer.decode(result.sequences_ids[0])):
+            # Greedy decoding drops or merges digits of a number read out digit by digit ("five five five"
+            # -> "55"); five beams over the same encoder output keep them, for little more than a decoder pass.
+            result = self._generate(encoded, DIGIT_BEAMS)
         tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
         logprob = result.scores[0] if result.scores else 0.0
         if not tokens or (result.no_speech_prob > _NO_SPEECH and logprob < _LOW_LOGPROB):

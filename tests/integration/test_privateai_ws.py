@@ -165,3 +165,34 @@ def test_metrics_count_connections_messages_latency_errors_and_worker_time(stack
         time.sleep(0.5)
         workers = [scrape(w.port) for w in stack.workers]
     assert any(k.startswith("bus_stream_length{") for w in workers for k in w)
+
+
+def test_one_client_address_spreads_over_both_gateways(stack: Stack) -> None:
+    # Everything here comes from 127.0.0.1, like every client behind one NAT or proxy: WebSockets and REST
+    # still reach both gateways (only /socket.io/ is sticky; its polling test is in test_ai12z_e2e.py).
+    sockets = [_connect(stack) for _ in range(6)]
+    try:
+        held = [
+            metric_total(scrape(g.port), "gateway_connections_open", 'protocol="privateai_ws"') for g in stack.gateways
+        ]
+        for ws in sockets:
+            assert _ask(ws, {"text": "Call Maria Garcia on 415-555-1000"})["processed_text"] == "Call [NAME_1] on [PHONE_NUMBER_1]"
+    finally:
+        for ws in sockets:
+            ws.close()
+    assert sum(held) >= 6 and min(held) >= 2, held
+    before = [scrape(g.port) for g in stack.gateways]
+    for _ in range(10):
+        body = json.dumps({"text": ["Call Maria Garcia on 415-555-1000"]}).encode()
+        request = urllib.request.Request(
+            f"{stack.url}/process/text", body, {"Content-Type": "application/json"}, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert json.loads(response.read())[0]["processed_text"] == "Call [NAME_1] on [PHONE_NUMBER_1]"
+    after = [scrape(g.port) for g in stack.gateways]
+    served = [
+        metric_total(a, "gateway_request_seconds_count", 'capability="redaction"')
+        - metric_total(b, "gateway_request_seconds_count", 'capability="redaction"')
+        for a, b in zip(after, before, strict=True)
+    ]
+    assert sum(served) == 10 and min(served) >= 1, served

@@ -31,6 +31,14 @@ def said(text: str) -> str:
         ("PIN 4417", "PIN four four one seven"),
         ("the 21st floor, room 112", "the twenty first floor, room one hundred twelve"),
         ("no numbers here", "no numbers here"),
+        # Groups of one number read out: Whisper writes them apart; each digit is said.
+        ("my number is 415 555 0134", "my number is four one five five five five zero one three four"),
+        ("card 4 729 1 1 2 2", "card four seven two nine one one two two"),
+        ("it's 415, 555, 0134.", "it's four one five, five five five, zero one three four."),
+        ("card 4-729 1-1-2-2", "card four seven two nine one one two two"),
+        ("about 1,500 people", "about one thousand five hundred people"),
+        # A full stop ends a run: two numbers in two sentences are said on their own.
+        ("room 112. 42 people", "room one hundred twelve. forty two people"),
     ],
 )
 def test_numbers_are_spelled_as_said(written: str, spoken: str) -> None:
