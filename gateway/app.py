@@ -16,6 +16,7 @@ from gateway.privateai import rest as privateai_rest
 from gateway.privateai import ws as privateai_ws
 from gateway.state import STATE, GatewayState
 from gateway.transport.batch import BatchClient
+from gateway.transport.limits import Limiter
 from gateway.transport.relay import Relay
 from gateway.vblaze import rest as vblaze_rest
 from gateway.vblaze import ws as vblaze_ws
@@ -50,6 +51,7 @@ async def _relay_ctx(app: web.Application) -> AsyncIterator[None]:
     state = app[STATE]
     await state.relay.start()
     yield
+    await state.limits.close()
     await state.relay.stop()
     if state.batch is not None:
         await state.batch.close()
@@ -78,7 +80,9 @@ def create_app(
     (in-process tests pass their own)."""
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[middleware.protect])
     relay = Relay(bus or Bus.from_settings(settings.bus), settings)
-    app[STATE] = GatewayState(settings=settings, relay=relay, batch=batch or BatchClient(settings.batch))
+    app[STATE] = GatewayState(
+        settings=settings, relay=relay, limits=Limiter(relay.bus, settings), batch=batch or BatchClient(settings.batch)
+    )
     app[middleware.GUARDS] = {}
     app.cleanup_ctx.append(_relay_ctx)
     app.on_shutdown.append(_drain_connections)

@@ -8,10 +8,18 @@ guard (health, metrics, ``GET /``) are open. API keys come as the vendors' clien
 A WebSocket upgrade from a browser page of another origin is refused (403) unless ``CORS_ORIGINS`` lists
 it: browsers apply no same-origin rule to WebSockets, so any site could otherwise open one with the
 visitor's network position (clients that send no ``Origin`` are not browsers and pass).
+
+Limits (gateway/transport/limits.py) are answered here too, after authentication: a guarded route's
+request counts against its client's rate (Private AI's /ws counts each message instead), a stream route
+holds one of the client's open streams while it runs, and a WebSocket route is refused when the gateway
+holds MAX_CONNECTIONS. Each is refused in the protocol's form: its error with 429 (503 for connections),
+or, where the vendor's clients read errors on the socket (V-Blaze, IDVoice), by the protocol's own
+``limited`` refusal after the upgrade.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,9 +30,13 @@ from aiohttp.web_urldispatcher import AbstractRoute
 
 from gateway.origins import origin_allowed
 from gateway.state import STATE
+from gateway.transport.limits import CONNECTIONS, LimitExceeded, client_id
 from services import metrics
+from services.bus.envelope import new_id
 
 ErrorForm = Callable[[int, str], web.StreamResponse]
+# A refusal on the socket itself, for protocols whose clients read errors there: upgrade, say it, close.
+Refusal = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 UNAUTHORIZED = "missing or invalid API key (send x-api-key or Authorization: Bearer)"
@@ -38,6 +50,9 @@ class Guard:
     error: ErrorForm
     unauthorized: str = UNAUTHORIZED
     draining: str = DRAINING
+    limited: Refusal | None = None  # how a limit is refused, if not by ``error``
+    per_message: bool = False  # the socket's messages are the requests: its handler counts them
+    stream: bool = False  # a connection is a stream, counted against STREAMS_PER_KEY
 
 
 GUARDS: web.AppKey[dict[AbstractRoute, Guard]] = web.AppKey("guards", dict)
@@ -56,6 +71,11 @@ def presented_key(request: web.Request) -> str:
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     return request.query.get("api_key", "")
+
+
+def client_address(request: web.Request) -> str:
+    """The client's address as nginx saw it (gateways are reached only through nginx), else the peer's."""
+    return request.headers.get("X-Real-IP", "") or request.remote or ""
 
 
 def is_allowed(request: web.Request, keys: tuple[str, ...]) -> bool:
@@ -91,4 +111,19 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
         if state.draining:
             metrics.ERRORS.labels(how.protocol, "draining").inc()
             return how.error(503, how.draining)
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                client = client_id(presented_key(request), client_address(request))
+                if upgrade:
+                    state.limits.check_connections(len(state.connections))
+                if not how.per_message:
+                    await state.limits.take(client)
+                if how.stream:
+                    await held.enter_async_context(state.limits.stream(client, new_id()))
+            except LimitExceeded as exc:
+                metrics.LIMITED.labels(how.protocol, exc.limit).inc()
+                if how.limited is not None:
+                    return await how.limited(request, exc.message)
+                return how.error(503 if exc.limit == CONNECTIONS else 429, exc.message)
+            return await handler(request)
     return await handler(request)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.connections import Connections
 from gateway.transport.batch import BatchClient
+from gateway.transport.limits import Limiter
 from gateway.transport.relay import Relay
 from services.settings import GatewaySettings
 
@@ -16,6 +17,7 @@ from services.settings import GatewaySettings
 class GatewayState:
     settings: GatewaySettings
     relay: Relay
+    limits: Limiter
     # Celery producer for batch jobs and callbacks; None in tests that build an app without one.
     batch: BatchClient | None = None
     draining: bool = False

@@ -16,6 +16,9 @@ REQUEST_SECONDS = HOT.histogram(
     "gateway_request_seconds", "Time from a client request to its reply", ["capability"], _LATENCY_BUCKETS
 )
 ERRORS = Counter("gateway_errors_total", "Errors answered to clients, by kind", ["protocol", "kind"])
+LIMITED = Counter(
+    "gateway_limited_total", "Requests, streams and connections refused by a limit", ["protocol", "limit"]
+)
 DUPLICATE_REPLIES = Counter("gateway_duplicate_replies_total", "Replies dropped because one was already delivered")
 PENDING_REQUESTS = Gauge("gateway_pending_requests", "Requests sent to the bus and not yet answered")
 REDIS_UP = Gauge("gateway_redis_up", "1 when the last Redis health check succeeded")
@@ -42,6 +45,7 @@ GROUP_PENDING = Gauge("bus_group_pending", "Entries delivered but not acknowledg
 
 # Streaming sessions (workers)
 SESSIONS_ACTIVE = Gauge("worker_sessions_active", "Streaming sessions held by this worker", ["capability"])
+SESSION_CAPACITY = Gauge("worker_session_capacity", "Streaming sessions this worker takes at most", ["capability"])
 SESSIONS_ENDED = Counter(
     "worker_sessions_ended_total", "Streaming sessions released, by how they ended", ["capability", "outcome"]
 )

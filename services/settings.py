@@ -5,6 +5,7 @@ Every variable is read in one place and a bad value fails loudly, naming the var
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import uuid
@@ -190,10 +191,19 @@ class GatewaySettings:
     socketio_ping_timeout_s: float = 20.0
     # A knowledge-base answer not finished by then ends with an error in end_response.
     kb_answer_timeout_s: float = 60.0
+    # Limits (0: none). Client connections one gateway holds (WebSockets and Socket.IO clients); requests
+    # per second per API key (per client address without keys), shared by every gateway through Redis,
+    # with RATE_LIMIT_BURST saved up at most (default: one second's worth, at least 1); streams
+    # (/transcribe, IDVoice) one API key may hold open at once across every gateway.
+    max_connections: int = 0
+    rate_limit_per_s: float = 0.0
+    rate_limit_burst: int = 0
+    streams_per_key: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         env = os.environ if env is None else env
+        rate = env_float(env, "RATE_LIMIT_PER_S", cls.rate_limit_per_s)
         return cls(
             bus=BusSettings.from_env(env),
             batch=BatchSettings.from_env(env),
@@ -212,6 +222,10 @@ class GatewaySettings:
             stream_history_s=env_float(env, "STREAM_HISTORY_S", cls.stream_history_s),
             cors_origins=tuple(o.strip().rstrip("/") for o in _get(env, "CORS_ORIGINS", "").split(",") if o.strip()),
             voice_max_message_bytes=env_int(env, "VOICE_MAX_MESSAGE_BYTES", cls.voice_max_message_bytes, minimum=4096),
+            max_connections=env_int(env, "MAX_CONNECTIONS", cls.max_connections, minimum=0),
+            rate_limit_per_s=rate,
+            rate_limit_burst=env_int(env, "RATE_LIMIT_BURST", max(1, math.ceil(rate)), minimum=1),
+            streams_per_key=env_int(env, "STREAMS_PER_KEY", cls.streams_per_key, minimum=0),
         )
 
 
@@ -267,6 +281,8 @@ class AsrSettings:
     numbers: str = "words"
     # The VAD that cuts utterances: "webrtc", "silero", or "auto" (silero for Whisper, webrtc for the rest).
     vad: str = "auto"
+    # CPU threads one Whisper decode may use (CTranslate2's intra-op threads).
+    threads: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AsrSettings:
@@ -292,7 +308,8 @@ class AsrSettings:
         vad = _get(env, "ASR_VAD", cls.vad).lower() or cls.vad
         if vad not in {"auto", "webrtc", "silero"}:
             raise ConfigError(f"Config 'ASR_VAD' has value '{vad}'. Use auto, webrtc or silero.")
-        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers, vad=vad)
+        threads = env_int(env, "ASR_THREADS", cls.threads, minimum=1)
+        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers, vad=vad, threads=threads)
 
 
 @dataclass(frozen=True)

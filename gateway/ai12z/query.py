@@ -44,6 +44,7 @@ class Query:
     images: list[str] = field(default_factory=list)  # validated data URLs
     include_tags: list[str] = field(default_factory=list)
     exclude_tags: list[str] = field(default_factory=list)
+    api_key: str = ""  # what the client is counted under by the rate limit
 
 
 def parse_query(data: Any, keys: tuple[str, ...]) -> Query:
@@ -66,6 +67,7 @@ def parse_query(data: Any, keys: tuple[str, ...]) -> Query:
         _images(data.get("base64Images")),
         _tags(data.get("includeTags"), "includeTags"),
         _tags(data.get("excludeTags"), "excludeTags"),
+        api_key,
     )
 
 

@@ -23,6 +23,7 @@ from gateway.ai12z.query import BadQuery, Query, end_response, parse_query
 from gateway.origins import origin_allowed
 from gateway.state import STATE, GatewayState
 from gateway.transport.answer import streamed_answer
+from gateway.transport.limits import LimitExceeded, client_id
 from services import metrics
 from services.bus.envelope import new_id
 from services.bus.keys import SOCKETIO_CHANNEL
@@ -76,15 +77,23 @@ def create_server(app: web.Application, state: GatewayState) -> Any:
         engineio_logger=False,
     )
     clients: dict[str, _Client] = {}
+    addresses: dict[str, str] = {}  # each client's address, for the rate limit of clients without a key
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if state.draining:
             raise socketio.exceptions.ConnectionRefusedError("gateway is draining; reconnect")
+        try:
+            state.limits.check_connections(len(state.connections))
+        except LimitExceeded as exc:
+            metrics.LIMITED.labels(PROTOCOL, exc.limit).inc()
+            raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
+        addresses[sid] = environ.get("HTTP_X_REAL_IP") or environ.get("REMOTE_ADDR") or ""
         client = clients[sid] = _Client(server, sid)
         state.connections.add(client, PROTOCOL)
 
     async def disconnect(sid: str, *args: Any) -> None:
         client = clients.pop(sid, None)
+        addresses.pop(sid, None)
         if client is not None:
             state.connections.discard(client, PROTOCOL)
 
@@ -95,7 +104,7 @@ def create_server(app: web.Application, state: GatewayState) -> Any:
         if client is not None and task is not None:
             client.questions.add(task)
         try:
-            await _answer(server, state, sid, data)
+            await _answer(server, state, sid, data, addresses.get(sid, ""))
         finally:
             if client is not None and task is not None:
                 client.questions.discard(task)
@@ -117,7 +126,7 @@ def create_server(app: web.Application, state: GatewayState) -> Any:
     return server
 
 
-async def _answer(server: Any, state: GatewayState, sid: str, data: Any) -> None:
+async def _answer(server: Any, state: GatewayState, sid: str, data: Any, address: str) -> None:
     conversation = data.get("conversationId") if isinstance(data, dict) else ""
     try:
         query = parse_query(data, state.settings.api_keys)
@@ -126,6 +135,12 @@ async def _answer(server: Any, state: GatewayState, sid: str, data: Any) -> None
         await _emit_end(
             server, sid, end_response(conversation if isinstance(conversation, str) else "", error=str(exc))
         )
+        return
+    try:
+        await state.limits.take(client_id(query.api_key, address))
+    except LimitExceeded as exc:
+        metrics.LIMITED.labels(PROTOCOL, exc.limit).inc()
+        await _emit_end(server, sid, end_response(query.conversation_id, error=exc.message))
         return
     # A new conversation gets its id here, so a worker that takes the question over after a crash
     # answers under the same id.

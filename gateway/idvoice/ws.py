@@ -33,6 +33,7 @@ from services.voice.params import Mode
 
 log = logging.getLogger("gateway.idvoice.ws")
 
+_MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold
 PROTOCOL = "idvoice_ws"
 CAPABILITY = "voice"
 REQUESTS = "voice_requests"
@@ -224,8 +225,18 @@ async def _pump(stream: _Stream) -> None:
             return
 
 
+async def _limited(request: web.Request, message: str) -> web.StreamResponse:
+    """A limit reached: the first parameter's answer is "500", then close 1013 with the reason."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.send_str(REFUSED)
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=message.encode()[:_MAX_CLOSE_REASON])
+    return ws
+
+
 def add_routes(app: web.Application) -> None:
-    how = Guard(PROTOCOL, refuse)
+    how = Guard(PROTOCOL, refuse, limited=_limited, stream=True)
     for path, mode in ENDPOINTS.items():
         for opus in (False, True):
 

@@ -41,4 +41,5 @@ def answered(session: str, status: int, message: str) -> asyncio.Future[Reply]:
 
 
 def error_kind(status: int) -> str:
-    return {400: "bad_request", 401: "unauthorized", 503: "unavailable", 504: "timeout"}.get(status, "internal")
+    kinds = {400: "bad_request", 401: "unauthorized", 429: "limited", 503: "unavailable", 504: "timeout"}
+    return kinds.get(status, "internal")

@@ -11,9 +11,10 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from gateway.middleware import Guard, guard
+from gateway.middleware import Guard, client_address, guard, presented_key
 from gateway.privateai.replies import CAPABILITY, answered, error_kind, json_error, reply_bytes
 from gateway.state import STATE
+from gateway.transport.limits import LimitExceeded, client_id
 from gateway.transport.ordered import InOrder
 from services import metrics
 from services.bus.envelope import OK, Reply, new_id
@@ -53,6 +54,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = _Socket(ws, settings.max_inflight_per_conn)
     session = new_id()
+    client = client_id(presented_key(request), client_address(request))
     with state.connections.tracked(conn, PROTOCOL):
         sender = asyncio.create_task(_send_in_order(conn))
         messages_in = metrics.MESSAGES.labels(PROTOCOL, "in")
@@ -67,7 +69,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                         # Answered at once, so the drain is not held open by a client that keeps sending.
                         future = answered(session, 503, "gateway is draining; reconnect")
                     else:
-                        future = state.relay.submit(CAPABILITY, session, "ws", msg.data)
+                        try:
+                            await state.limits.take(client)  # each message is a request
+                            future = state.relay.submit(CAPABILITY, session, "ws", msg.data)
+                        except LimitExceeded as exc:
+                            metrics.LIMITED.labels(PROTOCOL, exc.limit).inc()
+                            future = answered(session, 429, exc.message)
                 elif msg.type is WSMsgType.BINARY:
                     if len(msg.data) > limit:
                         await _too_big(ws)
@@ -109,4 +116,4 @@ async def _send_in_order(conn: _Socket) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    guard(app, app.router.add_get("/ws", websocket), Guard(PROTOCOL, json_error))
+    guard(app, app.router.add_get("/ws", websocket), Guard(PROTOCOL, json_error, per_message=True))

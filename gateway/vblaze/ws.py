@@ -222,6 +222,15 @@ def _refuse(status: int, message: str) -> web.StreamResponse:
     return web.json_response({"error": message}, status=status)
 
 
+async def _limited(request: web.Request, message: str) -> web.StreamResponse:
+    """A limit reached: V-Blaze's error message on the socket, then close 1013 (try again later)."""
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await _fail(ws, ServiceUnavailable(message))
+    return ws
+
+
 def add_routes(app: web.Application) -> None:
     route = app.router.add_get("/transcribe", transcribe)
-    guard(app, route, Guard(PROTOCOL, _refuse, unauthorized="missing or invalid API key"))
+    how = Guard(PROTOCOL, _refuse, unauthorized="missing or invalid API key", limited=_limited, stream=True)
+    guard(app, route, how)

@@ -25,7 +25,9 @@ from services.bus.keys import (
     lease_key,
     load_key,
     partition_for,
+    rate_key,
     request_stream,
+    streams_key,
 )
 from services.settings import BusSettings
 
@@ -52,6 +54,47 @@ return 0
 _RELEASE_IF_HELD = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+# A token bucket: refill at ARGV[1] a second up to ARGV[2], take one if there is one. Redis's clock, so
+# gateways with skewed clocks share one bucket fairly. The key lapses once the bucket would be full.
+_TAKE_TOKEN = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
+local tokens = tonumber(held[1]) or burst
+local last = tonumber(held[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - last) * rate / 1000)
+local ok = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  ok = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ms', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return ok
+"""
+
+# Count a client's open streams (expired ones, of a gateway that died, drop out) and add this one if
+# under the cap; re-adding one already held only extends it.
+_HOLD_STREAM = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+_KEEP_STREAM = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
 """
 
 
@@ -318,6 +361,27 @@ class Bus:
 
     async def release_lease(self, session_id: str, owner: str) -> None:
         await self.client.eval(_RELEASE_IF_HELD, 1, lease_key(session_id), owner)
+
+    async def take_token(self, client: str, rate: float, burst: int) -> bool:
+        """One request from ``client``'s token bucket (``rate`` a second, at most ``burst`` saved up)."""
+        return bool(await self.client.eval(_TAKE_TOKEN, 1, rate_key(client), rate, burst))
+
+    async def hold_stream(self, client: str, stream_id: str, cap: int, ttl_ms: int) -> bool:
+        """Count one more open stream for ``client`` unless it holds ``cap`` already; it lapses after
+        ``ttl_ms`` unless held again (``keep_streams``)."""
+        return bool(await self.client.eval(_HOLD_STREAM, 1, streams_key(client), cap, stream_id, ttl_ms))
+
+    async def keep_streams(self, held: Sequence[tuple[str, str]], ttl_ms: int) -> None:
+        """Extend the streams this gateway holds, (client, stream id) pairs, in one round trip."""
+        if not held:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for client, stream_id in held:
+            pipe.eval(_KEEP_STREAM, 1, streams_key(client), stream_id, ttl_ms)
+        await pipe.execute()
+
+    async def release_stream(self, client: str, stream_id: str) -> None:
+        await self.client.zrem(streams_key(client), stream_id)
 
     async def lease_holders(self, session_ids: Sequence[str]) -> list[str | None]:
         """Who holds each session's lease (None: nobody; it lapsed), in one round trip."""

@@ -13,6 +13,10 @@
                                       ``kb:{kb}:docs`` every doc id (set), ``kb:{kb}:version`` bumped by
                                       each ingest so workers reload without a restart.
 - ``conv:{<conversation id>}``        a knowledge-base conversation's turns (list), with a TTL.
+- ``limit:{<client>}:rate``           a client's token bucket (hash: tokens, last refill in ms), shared by
+                                      every gateway; ``<client>`` is a hash of its API key or address.
+- ``limit:{<client>}:streams``        a client's open streams (sorted set: stream id -> expiry in ms), kept
+                                      alive by the gateway holding each one.
 - ``socketio``                        the pub/sub channel python-socketio's AsyncRedisManager fans emits
                                       out on, so an emit reaches a client whichever gateway holds it.
 - ``batch:*``                         Celery's broker keys (kombu's Redis transport, under the global key
@@ -73,6 +77,14 @@ def kb_chunk_key(chunk_id: str) -> str:
 
 def kb_doc_key(doc_id: str) -> str:
     return f"{KB_PREFIX}doc:{doc_id}"
+
+
+def rate_key(client: str) -> str:
+    return f"limit:{{{client}}}:rate"
+
+
+def streams_key(client: str) -> str:
+    return f"limit:{{{client}}}:streams"
 
 
 def conversation_key(conversation_id: str) -> str:

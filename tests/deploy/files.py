@@ -16,7 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 K8S = ROOT / "deploy" / "k8s"
-KEDA = K8S / "keda" / "worker-redaction-scaledobject.yaml"
+KEDA = sorted((K8S / "keda").glob("*-scaledobject.yaml"))
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 GRAFANA = ROOT / "deploy" / "grafana"
 DOCKER = ROOT / "deploy" / "docker"

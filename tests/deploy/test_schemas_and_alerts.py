@@ -62,6 +62,19 @@ REDIS_STREAMS_KEYS = [
     "enableTLS",
     "unsafeSsl",
 ]
+REDIS_LIST_KEYS = ["address", "host", "port", "databaseIndex", "listName", "listLength", "activationListLength"]
+REDIS_LIST_KEYS += ["enableTLS", "unsafeSsl", "addressFromEnv", "hostFromEnv", "portFromEnv", "passwordFromEnv"]
+PROMETHEUS_KEYS = ["serverAddress", "query", "threshold", "activationThreshold", "namespace", "customHeaders"]
+PROMETHEUS_KEYS += ["ignoreNullValues", "unsafeSsl", "queryParameters", "timeout"]
+
+
+def _trigger(kind: str, required: list[str], names: list[str]) -> Doc:
+    return {
+        "if": {"properties": {"type": {"const": kind}}},
+        "then": {"properties": {"metadata": {"required": required, "propertyNames": {"enum": names}}}},
+    }
+
+
 INT = {"type": "integer", "minimum": 0}
 KEDA_SCHEMA: Doc = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -103,21 +116,17 @@ KEDA_SCHEMA: Doc = {
                         "type": "object",
                         "required": ["type", "metadata"],
                         "additionalProperties": False,
+                        "allOf": [
+                            _trigger("redis-streams", ["stream", "consumerGroup"], REDIS_STREAMS_KEYS),
+                            _trigger("redis", ["listName", "listLength"], REDIS_LIST_KEYS),
+                            _trigger("prometheus", ["serverAddress", "query", "threshold"], PROMETHEUS_KEYS),
+                        ],
                         "properties": {
-                            "type": {"type": "string"},
+                            "type": {"enum": ["redis-streams", "redis", "prometheus"]},
                             "name": {"type": "string"},
                             "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
                             "authenticationRef": {"type": "object"},
                             "metricType": {"enum": ["AverageValue", "Value"]},
-                        },
-                        "if": {"properties": {"type": {"const": "redis-streams"}}},
-                        "then": {
-                            "properties": {
-                                "metadata": {
-                                    "required": ["stream", "consumerGroup"],
-                                    "propertyNames": {"enum": REDIS_STREAMS_KEYS},
-                                }
-                            }
                         },
                     },
                 },
@@ -127,25 +136,41 @@ KEDA_SCHEMA: Doc = {
 }
 
 
-def test_keda_scaled_object_matches_its_schema(tmp_path: Path) -> None:
+def test_keda_scaled_objects_match_their_schema(tmp_path: Path) -> None:
     exe = tool("check-jsonschema", ".venv/bin/pip install check-jsonschema")
     schema = tmp_path / "scaledobject.schema.json"
     schema.write_text(json.dumps(KEDA_SCHEMA))
-    check([exe, "--schemafile", str(schema), str(KEDA)])
+    assert len(KEDA) == 5  # one for every pool
+    check([exe, "--schemafile", str(schema), *map(str, KEDA)])
 
 
-def test_keda_scaled_object_names_the_real_stream_group_and_deployment(k8s: list[Doc]) -> None:
-    scaled = load_yaml(KEDA)
-    target = find(k8s, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
-    assert containers(target)[0]["command"][-2:] == ["workers", "redaction"]
+def test_every_pool_scales_on_its_own_signal(k8s: list[Doc]) -> None:
     redis_port = find(k8s, "Service", "redis")["spec"]["ports"][0]["port"]
-    spec = scaled["spec"]
-    assert 0 < spec["minReplicaCount"] <= spec["maxReplicaCount"]
-    for trigger in spec["triggers"]:
-        meta = trigger["metadata"]
-        assert meta["stream"] == keys.request_stream("redaction", 0)
-        assert meta["consumerGroup"] == keys.group_name("redaction")
-        assert re.fullmatch(rf"redis\.[a-z0-9-]+\.svc\.cluster\.local:{redis_port}", meta["address"]), meta
+    address = rf"redis\.[a-z0-9-]+\.svc\.cluster\.local:{redis_port}"
+    scaled = {load_yaml(path)["spec"]["scaleTargetRef"]["name"]: load_yaml(path) for path in KEDA}
+    assert set(scaled) == {f"worker-{pool}" for pool in ("redaction", "kb", "asr", "voice", "batch")}
+    hpas = {d["spec"]["scaleTargetRef"]["name"] for d in k8s if d["kind"] == "HorizontalPodAutoscaler"}
+    for name, obj in scaled.items():
+        target = find(k8s, "Deployment", name)  # the Deployment exists...
+        spec = obj["spec"]
+        assert 0 < spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        assert name not in hpas or name == "worker-redaction"  # ...and no HPA of ours fights KEDA's (see its file)
+        pool = name.removeprefix("worker-")
+        for trigger in spec["triggers"]:
+            meta = trigger["metadata"]
+            if trigger["type"] == "redis-streams":  # stateless pools: their consumer group's backlog
+                assert containers(target)[0]["command"][-2:] == ["workers", pool]
+                assert meta["stream"] == keys.request_stream(pool, 0)
+                assert meta["consumerGroup"] == keys.group_name(pool)
+                assert re.fullmatch(address, meta["address"]), meta
+            elif trigger["type"] == "redis":  # Celery: its queue's list under the batch key prefix
+                assert meta["listName"] == keys.BATCH_KEY_PREFIX + keys.BATCH_JOBS_QUEUE
+                assert re.fullmatch(address, meta["address"]), meta
+            else:  # streaming pools: sessions held against a share of each worker's capacity
+                assert meta["query"] == f'sum(worker_sessions_active{{capability="{pool}"}})'
+                env = {e["name"]: e.get("value") for e in containers(target)[0].get("env", [])}
+                capacity = int(env.get("SESSION_CAPACITY") or 16)
+                assert 0 < float(meta["threshold"]) < capacity
 
 
 def test_prometheus_config_and_rules_pass_promtool() -> None:
@@ -193,6 +218,44 @@ RULE_TESTS: list[Doc] = [
     {
         "input_series": [{"series": PENDING, "values": "5x30"}, {"series": HANDLED, "values": "0+60x30"}],
         "alert_rule_test": [alert("PendingEntriesStuck", at="20m")],
+    },
+    # Streaming pools: two asr workers hold 15 of 16 sessions each (94%): near capacity; voice at half: not.
+    {
+        "input_series": [
+            *(
+                {
+                    "series": f'worker_sessions_active{{capability="asr",job="worker-asr",instance="{w}"}}',
+                    "values": "15x10",
+                }
+                for w in ("a1", "a2")
+            ),
+            *(
+                {
+                    "series": f'worker_session_capacity{{capability="asr",job="worker-asr",instance="{w}"}}',
+                    "values": "16x10",
+                }
+                for w in ("a1", "a2")
+            ),
+            {
+                "series": 'worker_sessions_active{capability="voice",job="worker-voice",instance="v1"}',
+                "values": "16x10",
+            },
+            {
+                "series": 'worker_session_capacity{capability="voice",job="worker-voice",instance="v1"}',
+                "values": "32x10",
+            },
+            {"series": 'up{job="worker-redaction",instance="r1"}', "values": "1x10"},
+            {"series": 'up{job="worker-asr",instance="a1"}', "values": "1x10"},
+        ],
+        "alert_rule_test": [
+            alert("SessionsNearCapacity", severity="warning", capability="asr", at="6m"),
+            # Every pool without a live worker is named; redaction and asr have one.
+            {
+                "alertname": "WorkerPoolDown",
+                "eval_time": "3m",
+                "exp_alerts": [{"exp_labels": {"severity": "critical", "pool": p}} for p in ("voice", "kb", "batch")],
+            },
+        ],
     },
 ]
 

@@ -176,7 +176,10 @@ def test_one_client_address_spreads_over_both_gateways(stack: Stack) -> None:
             metric_total(scrape(g.port), "gateway_connections_open", 'protocol="privateai_ws"') for g in stack.gateways
         ]
         for ws in sockets:
-            assert _ask(ws, {"text": "Call Maria Garcia on 415-555-1000"})["processed_text"] == "Call [NAME_1] on [PHONE_NUMBER_1]"
+            assert (
+                _ask(ws, {"text": "Call Maria Garcia on 415-555-1000"})["processed_text"]
+                == "Call [NAME_1] on [PHONE_NUMBER_1]"
+            )
     finally:
         for ws in sockets:
             ws.close()

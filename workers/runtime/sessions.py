@@ -112,6 +112,7 @@ class SessionRunner:
         self._unread_checks: dict[str, int] = {}  # per request stream: deferrals that saw an open waiting
         self._tasks: list[asyncio.Task[None]] = []
         self._active = metrics.SESSIONS_ACTIVE.labels(handler.capability)
+        metrics.SESSION_CAPACITY.labels(handler.capability).set(settings.session_capacity)
         self._ended = metrics.SESSIONS_ENDED
 
     def stop(self) -> None:
