@@ -6,7 +6,7 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: deps run test pytest lint eval bench bench-asr bench-voice bench-llm compose-check clean
+.PHONY: deps run test pytest lint eval bench bench-asr bench-voice bench-llm chaos compose-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-voice: deps
 # latency at 10k chunks.
 bench-llm: deps
 	$(PY) -m scripts.bench_llm
+
+# Faults under a mixed load of all four protocols: kill -9 a worker of every pool, SIGTERM a gateway,
+# restart Redis; prints per protocol what was lost, duplicated and seen by clients.
+chaos: deps
+	$(PY) -m scripts.chaos
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q

@@ -146,14 +146,17 @@ class Topology:
         with open(proc.log_path, "ab") as log:
             proc.popen = subprocess.Popen(proc.argv, cwd=ROOT, env=proc.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_redis(self, port: int = 0) -> Proc:
+    def start_redis(self, port: int = 0, persist: bool = False) -> Proc:
+        """``persist``: an append-only file (fsync every second), so a restart keeps the data, as a
+        production Redis does (the chaos run restarts it)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server not found: install Debian's redis-server package (make deps does)")
         port = port or free_port()
         data_dir = self.run_dir / f"redis-{port}"
         data_dir.mkdir(parents=True, exist_ok=True)
-        argv = _redis_argv(binary, port, data_dir, "--protected-mode", "yes")
+        persistence = ("--appendonly", "yes", "--appendfsync", "everysec") if persist else ()
+        argv = _redis_argv(binary, port, data_dir, "--protected-mode", "yes", *persistence)
         proc = self._spawn(f"redis-{port}", argv, port=port)
         wait_for(lambda: port_open(port), 30, "redis-server", proc)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
