@@ -59,7 +59,7 @@ GUARDS: web.AppKey[dict[AbstractRoute, Guard]] = web.AppKey("guards", dict)
 
 
 def guard(app: web.Application, route: AbstractRoute, how: Guard) -> None:
-    """Require an API key (when API_KEYS is set) and refuse while draining, on this route."""
+    """Require an API key (when API_KEYS is set) and refuse new connections while draining, on this route."""
     app[GUARDS][route] = how
 
 
@@ -108,9 +108,16 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not is_allowed(request, state.settings.api_keys):
             metrics.ERRORS.labels(how.protocol, "unauthorized").inc()
             return how.error(401, how.unauthorized)
-        if state.draining:
+        if state.draining and request.method in ("GET", "HEAD"):
+            # A new connection or WebSocket: nginx passes a refused GET on to another gateway.
             metrics.ERRORS.labels(how.protocol, "draining").inc()
             return how.error(503, how.draining)
+        if state.draining:
+            # A POST on a keep-alive connection opened before the drain: nginx would not pass a refused
+            # POST on (it may have had effects), so it is answered, and the connection closed after it.
+            response = await handler(request)
+            response.force_close()
+            return response
         async with contextlib.AsyncExitStack() as held:
             try:
                 client = client_id(presented_key(request), client_address(request))

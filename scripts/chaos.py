@@ -57,7 +57,15 @@ class Tally:
     lost: int = 0
     duplicated: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    error_times: list[float] = field(default_factory=list)
+    error_log: list[tuple[float, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a lost or duplicated result looked like
     results: list[float] = field(default_factory=list)  # when each result arrived (monotonic)
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] += 1
+        self.error_times.append(time.monotonic())
+        self.error_log.append((time.monotonic(), kind))
 
     def ok(self) -> None:
         self.results.append(time.monotonic())
@@ -74,8 +82,10 @@ class Tally:
 class Run:
     url: str
     until: float
+    seconds: float
     tallies: dict[str, Tally] = field(default_factory=dict)
     faults: list[tuple[str, float]] = field(default_factory=list)
+    leftovers: dict[str, int] = field(default_factory=dict)  # see leftovers()
 
     def tally(self, name: str) -> Tally:
         return self.tallies.setdefault(name, Tally())
@@ -109,11 +119,11 @@ async def privateai_ws(run: Run, client: int) -> None:
                         msg = await ws.receive(timeout=35)
                         if msg.type is not aiohttp.WSMsgType.TEXT:
                             tally.lost += 1  # the socket ended with the request unanswered
-                            tally.errors[f"close {ws.close_code}"] += 1
+                            tally.error(f"close {ws.close_code}")
                             break
                         reply = json.loads(msg.data)
                         if "error" in reply:
-                            tally.errors[f"{reply.get('status')}"] += 1
+                            tally.error(f"{reply.get('status')} {str(reply.get('error'))[:40]}")
                         elif reply.get("processed_text", "").endswith(marker):
                             tally.completed += 1
                             tally.ok()
@@ -121,7 +131,7 @@ async def privateai_ws(run: Run, client: int) -> None:
                             tally.duplicated += 1  # an answer to another request
                         await asyncio.sleep(0.05)
             except (aiohttp.ClientError, TimeoutError) as exc:
-                tally.errors[_kind(exc)] += 1
+                tally.error(_kind(exc))
                 await asyncio.sleep(0.2)
 
 
@@ -138,7 +148,7 @@ async def privateai_rest(run: Run) -> None:
                 async with http.post(run.url + "/process/text", json=body, timeout=aiohttp.ClientTimeout(35)) as r:
                     answer = await r.json(content_type=None)
                     if r.status != 200:
-                        tally.errors[str(r.status)] += 1
+                        tally.error(f"{r.status} {str(answer.get('error'))[:40]}")
                     elif answer[0]["processed_text"].endswith(marker):
                         tally.completed += 1
                         tally.ok()
@@ -146,7 +156,7 @@ async def privateai_rest(run: Run) -> None:
                         tally.duplicated += 1
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
                 tally.lost += 1  # no HTTP answer at all
-                tally.errors[_kind(exc)] += 1
+                tally.error(_kind(exc))
             await asyncio.sleep(0.1)
 
 
@@ -173,12 +183,14 @@ async def transcribe(run: Run, audio: bytes, expected: int) -> None:
 
                     sender = asyncio.create_task(send())
                     transcript = None
+                    errored = False
                     async for msg in ws:
                         if msg.type is not aiohttp.WSMsgType.TEXT or not msg.data:
                             continue
                         body = json.loads(msg.data)
                         if "error" in body:
-                            tally.errors[f"close {body.get('code')}"] += 1
+                            errored = True
+                            tally.error(f"close {body.get('code')}")
                         elif "utterances" in body:
                             transcript = body
                         else:
@@ -192,10 +204,14 @@ async def transcribe(run: Run, audio: bytes, expected: int) -> None:
                         tally.lost += max(0, expected - len(set(seen)))
                         if len(set(seen)) == expected == len(transcript["utterances"]):
                             tally.completed += 1
-                    elif not any(k.startswith("close") for k in tally.errors):
-                        tally.lost += 1
+                        else:
+                            tally.notes.append(f"uttids {seen}, transcript {len(transcript['utterances'])}")
+                    elif ws.close_code in (None, 1000):
+                        tally.lost += 1  # ended as if done, with no transcript
+                    elif not errored:
+                        tally.error(f"close {ws.close_code}")  # e.g. 1001 from a draining gateway
             except (aiohttp.ClientError, TimeoutError) as exc:
-                tally.errors[_kind(exc)] += 1
+                tally.error(_kind(exc))
                 await asyncio.sleep(0.5)
 
 
@@ -213,7 +229,7 @@ async def voice(run: Run, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
                 async with http.ws_connect(url, max_msg_size=0) as ws:
                     await ws.send_str(str(RATE))
                     if (await ws.receive_str(timeout=30)) != "200":
-                        tally.errors["parameter refused"] += 1
+                        tally.error("parameter refused")
                         continue
 
                     async def send(ws: aiohttp.ClientWebSocketResponse = ws) -> None:
@@ -226,11 +242,11 @@ async def voice(run: Run, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
                     while answered < count:
                         msg = await ws.receive(timeout=30)
                         if msg.type is not aiohttp.WSMsgType.TEXT:
-                            tally.errors[f"close {ws.close_code}"] += 1
+                            tally.error(f"close {ws.close_code}")
                             break
                         answered += 1
                         if msg.data.startswith('{"error'):
-                            tally.errors["error result"] += 1
+                            tally.error("error result: " + str(json.loads(msg.data)["error"])[:60])
                         else:
                             tally.ok()
                     sender.cancel()
@@ -238,13 +254,15 @@ async def voice(run: Run, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
                         await sender
                     if answered == count:
                         tally.completed += 1
-                        extra = await ws.receive(timeout=0.5) if not ws.closed else None
-                        if extra is not None and extra.type is aiohttp.WSMsgType.TEXT:
-                            tally.duplicated += 1
+                        with contextlib.suppress(TimeoutError):  # a result more than messages sent
+                            extra = await ws.receive(timeout=0.5)
+                            tally.duplicated += extra.type is aiohttp.WSMsgType.TEXT
                     elif not ws.closed or ws.close_code is None:
                         tally.lost += count - answered
+                    else:
+                        await asyncio.sleep(0.5)  # refused: retry later, as the close code says
             except (aiohttp.ClientError, TimeoutError) as exc:
-                tally.errors[_kind(exc)] += 1
+                tally.error(_kind(exc))
                 await asyncio.sleep(0.5)
 
 
@@ -253,7 +271,9 @@ async def conversations(run: Run, client_no: int) -> None:
     tally = run.tally("ai12z socket.io")
     client = socketio.AsyncClient(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
     ends: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    tokens: list[str] = []
     client.on("end_response", ends.put_nowait)
+    client.on("response", lambda event: tokens.append(event["data"]))
     try:
         await client.connect(run.url, transports=["websocket"], wait_timeout=10)
         n = 0
@@ -264,18 +284,21 @@ async def conversations(run: Run, client_no: int) -> None:
             try:
                 if not client.connected:
                     await asyncio.sleep(0.2)
-                    tally.errors["not connected"] += 1
+                    tally.error("not connected")
                     continue
+                tokens.clear()
                 await client.emit("evaluate_query", {"apiKey": "", "query": question, "conversationId": ""})
                 end = await asyncio.wait_for(ends.get(), 70)
             except TimeoutError:
                 tally.lost += 1
                 continue
             except socketio.exceptions.SocketIOError as exc:
-                tally.errors[_kind(exc)] += 1
+                tally.error(_kind(exc))
                 continue
             if end.get("error"):
-                tally.errors[str(end["error"])[:40]] += 1
+                tally.error(str(end["error"])[:40])
+            elif "".join(tokens).strip() != str(end.get("answer", "")).strip():
+                tally.lost += 1  # streamed tokens missing (or repeated) against the final answer
             else:
                 tally.completed += 1
                 tally.ok()
@@ -283,7 +306,7 @@ async def conversations(run: Run, client_no: int) -> None:
                 await asyncio.wait_for(ends.get(), 0.3)  # a second end for the same question
                 tally.duplicated += 1
     except (socketio.exceptions.SocketIOError, TimeoutError) as exc:
-        tally.errors[_kind(exc)] += 1
+        tally.error(_kind(exc))
     finally:
         await client.disconnect()
 
@@ -321,13 +344,33 @@ async def faults(
         await asyncio.to_thread(wait_for, lambda: port_open(redis.port), 30, "redis-server", redis)
 
 
-def report(run: Run) -> list[str]:
+def report(run: Run, verbose: bool = False) -> list[str]:
     lines = [
         f"{'protocol':22} {'started':>8} {'completed':>10} {'lost':>5} {'duplicated':>10}  errors seen by clients",
     ]
     for name, t in run.tallies.items():
         errors = ", ".join(f"{k}: {v}" for k, v in t.errors.most_common()) or "none"
         lines.append(f"{name:22} {t.started:8} {t.completed:10} {t.lost:5} {t.duplicated:10}  {errors}")
+    redis = [when for what, when in run.faults if what == "restart Redis"]
+    if redis:
+        lines.append("")
+        lines.append("errors outside the Redis restart window (its 15 s), which must be none:")
+        for name, t in run.tallies.items():
+            outside = [e for e in t.error_times if not any(r - 1 <= e <= r + 15 for r in redis)]
+            lines.append(f"  {name:22} {len(outside)}")
+    if verbose:
+        start = run.until - run.seconds
+        lines.append("")
+        lines.append("faults at: " + ", ".join(f"{what} {when - start:.1f} s" for what, when in run.faults))
+        for name, t in run.tallies.items():
+            for when, kind in t.error_log[:40]:
+                lines.append(f"  {when - start:6.1f} s  {name}: {kind}")
+            lines.extend(f"  {name}: {note}" for note in t.notes[:10])
+    lines.append("")
+    lines.append(
+        "Redis after the run: "
+        + (", ".join(f"{k}: {v}" for k, v in sorted(run.leftovers.items())) or "no payload, no entry in flight")
+    )
     lines.append("")
     lines.append("longest pause in each protocol's results in the 30 s after each fault (s):")
     lines.append(f"{'fault':42} " + " ".join(f"{name:>20}" for name in run.tallies))
@@ -343,7 +386,7 @@ async def load(url: str, seconds: float, clients: int, topo: Topology, procs: di
     samples = np.frombuffer(b"".join(read_pcm(p) for p in files[:6]), dtype="<i2")
     voice_audio = np.resize(samples, 11 * RATE).astype(np.int16)
     expected = await _baseline(url, call)
-    run = Run(url, time.monotonic() + seconds)
+    run = Run(url, time.monotonic() + seconds, seconds)
     tasks = [
         *(privateai_ws(run, i) for i in range(clients)),
         privateai_rest(run),
@@ -382,21 +425,64 @@ def start(topo: Topology, redis_restart: bool) -> dict[str, Any]:
     return {"redis": redis if redis_restart else None, "gateways": gateways, "pools": pools}
 
 
+# Text the load sends and answers it gets; none may be left in Redis once nothing is in flight.
+PAYLOAD_MARKERS = (b"Maria Garcia", b"jane.doe@example.com", b"415-555-0100", b"How much is the Standard plan")
+
+
+def leftovers(redis_url: str) -> dict[str, int]:
+    """Every key in Redis, by family (``req``, ``inbox``, ``conv``...), with how many hold a payload
+    marker; and the entries left in request and inbox streams (both must be 0 when nothing is in flight)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    found: Counter[str] = Counter()
+    try:
+        for key in client.scan_iter(count=1000):
+            family = key.split(b":", 1)[0].decode(errors="replace")
+            kind = client.type(key)
+            if kind == b"stream":
+                entries = client.xrange(key) or []
+                values = [v for _id, fields in entries for v in (fields or {}).values()]
+                if family in ("req", "inbox"):
+                    found[f"{family} entries"] += len(entries)
+            elif kind == b"hash":
+                values = list(client.hgetall(key).values())
+            elif kind == b"list":
+                values = client.lrange(key, 0, -1)
+            elif kind == b"string":
+                values = [client.get(key) or b""]
+            else:
+                values = []
+            if any(marker in value for value in values for marker in PAYLOAD_MARKERS):
+                found[f"{family} with payload"] += 1
+    finally:
+        client.close()
+    return dict(found)
+
+
+def run_chaos(seconds: float, clients: int, redis_restart: bool, run_dir: Path) -> Run:
+    """The whole run: start everything, load and faults, look at what Redis holds, stop everything."""
+    with running(Topology(run_dir, env=dict(ENV))) as topo:
+        procs = start(topo, redis_restart)
+        nginx = next(p for p in topo.procs if p.name.startswith("nginx"))
+        run = asyncio.run(load(f"http://127.0.0.1:{nginx.port}", seconds, clients, topo, procs))
+        time.sleep(2.0)  # the last replies are read and trimmed
+        run.leftovers = leftovers(topo.redis_url)
+        return run
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
     parser.add_argument("--clients", type=int, default=2, help="clients per protocol (default 2)")
     parser.add_argument("--no-redis-restart", action="store_true", help="leave Redis alone")
     parser.add_argument("--json", type=Path, help="also write the tallies here")
+    parser.add_argument("--verbose", action="store_true", help="list every error with its time")
     args = parser.parse_args(argv)
     if not 10 <= args.seconds <= 600 or not 1 <= args.clients <= 8:
         parser.error("--seconds must be 10 to 600 and --clients 1 to 8")
-    run_dir = ROOT / ".run" / "chaos"
-    with running(Topology(run_dir, env=dict(ENV))) as topo:
-        procs = start(topo, not args.no_redis_restart)
-        nginx = next(p for p in topo.procs if p.name.startswith("nginx"))
-        run = asyncio.run(load(f"http://127.0.0.1:{nginx.port}", args.seconds, args.clients, topo, procs))
-    print("\n".join(report(run)))
+    run = run_chaos(args.seconds, args.clients, not args.no_redis_restart, ROOT / ".run" / "chaos")
+    print("\n".join(report(run, args.verbose)))
     if args.json:
         data = {
             name: {"started": t.started, "completed": t.completed, "lost": t.lost, "duplicated": t.duplicated}

@@ -4,7 +4,9 @@ The worker that takes the request publishes :class:`Token` events as the answer 
 :class:`Result` (or :class:`Failed`) at the end, numbered from 0. If it dies mid-answer the request stays
 pending in the consumer group and another worker reclaims it and answers again from the start; events
 whose number was already delivered are dropped here, so the client sees every token once and exactly one
-end. No protocol in here: gateway/ai12z/ renders the events as Socket.IO emits.
+end. If Redis was unreachable or restarted meanwhile, the request (or its answer) may be gone: the
+question is asked again under the same id once the bus is back, answered from the start, and deduplicated
+the same way. No protocol in here: gateway/ai12z/ renders the events as Socket.IO emits.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.bus.envelope import REQUEST_TIMEOUT, MalformedEnvelope, Reply, new
 from services.bus.sessions import Failed, Result, SessionEvent, Token, decode_event
 
 log = logging.getLogger("gateway.answer")
+_BUS_CHECK_S = 0.5  # how often a question waiting for its answer looks whether the bus had an outage
 
 
 async def streamed_answer(
@@ -34,13 +37,19 @@ async def streamed_answer(
     delivered = 0
     try:
         relay.post(capability, session, kind, body, timeout_s)
+        asked_in = relay.bus_epoch
         while True:
             left = deadline - loop.time()
-            try:
-                reply = await asyncio.wait_for(replies.get(), max(0.0, left))
-            except TimeoutError:
+            if left <= 0:
                 yield Failed(message=f"no answer within {timeout_s:g} s; try again", status=REQUEST_TIMEOUT)
                 return
+            try:
+                reply = await asyncio.wait_for(replies.get(), min(left, _BUS_CHECK_S))
+            except TimeoutError:
+                if relay.bus_epoch != asked_in and relay.healthy:
+                    asked_in = relay.bus_epoch
+                    relay.post(capability, session, kind, body, max(0.0, deadline - loop.time()))
+                continue
             try:
                 event: SessionEvent = decode_event(reply.body)
             except MalformedEnvelope as exc:

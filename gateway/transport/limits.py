@@ -102,7 +102,7 @@ class Limiter:
                 log.warning("could not refresh the open-stream counts")
 
     async def close(self) -> None:
+        self._held.clear()  # the keeper's loop ends on it too (see Relay.stop for why not only cancel)
         if self._keeper is not None:
             self._keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._keeper
+            await asyncio.wait([self._keeper], timeout=2.0)

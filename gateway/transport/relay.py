@@ -8,7 +8,6 @@ Every submitted request resolves to exactly one Reply: the worker's, or a local 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -33,7 +32,11 @@ _READ_COUNT = 1000
 _READ_BLOCK_MS = 1000
 _EXPIRY_INTERVAL_S = 0.1
 _LEASE_CHECK_S = 0.5
+_STOP_TIMEOUT_S = 2.0
 _BUS_DOWN = "service unavailable: message bus unreachable"
+_BUS_RESTARTED = "service unavailable: message bus restarted, request lost"
+# Answers that say the bus failed, not the work: a streaming session waits the outage out and re-opens.
+BUS_FAILURES = frozenset({_BUS_DOWN, _BUS_RESTARTED})
 
 
 @dataclass(slots=True)
@@ -57,6 +60,9 @@ class Relay:
         self._outbox: list[tuple[str, str, bytes]] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        # Bumped whenever the bus comes back from an outage or a restart: work posted before may be gone.
+        self.bus_epoch = 0
         self._run_id = ""
         self._reader_ready = asyncio.Event()
         # Request ids: unique per process start, so a reply meant for a previous process that had
@@ -82,11 +88,16 @@ class Relay:
         ]
 
     async def stop(self) -> None:
+        # The loops also stop on the flag: redis-py can turn a cancellation that lands inside a command
+        # into a ConnectionError, which a loop takes for a Redis blip and goes on, so `await task` alone
+        # once hung a gateway's shutdown for good.
+        self._stopping = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        _done, stuck = await asyncio.wait(self._tasks, timeout=_STOP_TIMEOUT_S)
+        if stuck:
+            log.warning("relay tasks did not stop in time", extra={"count": len(stuck)})
         self._fail_all(UNAVAILABLE, "gateway shutting down")
         await self.bus.close()
 
@@ -157,9 +168,18 @@ class Relay:
         self._leases.pop(session, None)
 
     async def _lease_loop(self) -> None:
-        while True:
+        epoch = self.bus_epoch
+        while not self._stopping:
             await asyncio.sleep(_LEASE_CHECK_S)
             watched = list(self._leases.items())
+            if epoch != self.bus_epoch and self.healthy:
+                # The bus was down or restarted: frames sent to a session's worker meanwhile may be gone,
+                # so every session re-opens and replays from its last confirmed point, as after a crash.
+                epoch = self.bus_epoch
+                for session, (_holder, on_lost) in watched:
+                    self._leases.pop(session, None)
+                    on_lost()
+                continue
             if not watched:
                 continue
             try:
@@ -193,7 +213,7 @@ class Relay:
     async def _expiry_loop(self) -> None:
         # Every request has the same timeout, so insertion order is deadline order: one sweep from the
         # oldest end replaces a timer per request.
-        while True:
+        while not self._stopping:
             await asyncio.sleep(_EXPIRY_INTERVAL_S)
             now = time.perf_counter()
             expired = []
@@ -204,7 +224,7 @@ class Relay:
             self._fail(expired, TIMEOUT, "timed out waiting for a worker")
 
     async def _writer_loop(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             batch, self._outbox = self._outbox, []
@@ -224,7 +244,7 @@ class Relay:
         last_id = b"0-0"
         backoff = Backoff()
         need_position = True
-        while True:
+        while not self._stopping:
             try:
                 if need_position:
                     # Start after whatever a previous process with this id left; replies to it are stale.
@@ -249,7 +269,7 @@ class Relay:
             metrics.PENDING_REQUESTS.set(len(self._pending))
 
     async def _health_loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 run_id = await asyncio.wait_for(self.bus.server_run_id(), _HEALTH_TIMEOUT_S)
             except (RedisError, OSError, TimeoutError) as exc:
@@ -260,10 +280,12 @@ class Relay:
                 if self._run_id and run_id != self._run_id:
                     # A restarted Redis lost the streams: requests in flight will never be answered.
                     log.warning("redis restarted; failing requests in flight", extra={"count": len(self._pending)})
-                    self._fail_all(UNAVAILABLE, "service unavailable: message bus restarted, request lost")
+                    self._fail_all(UNAVAILABLE, _BUS_RESTARTED)
+                    self.bus_epoch += 1
                 self._run_id = run_id
                 if not self.healthy:
                     log.info("redis reachable")
+                    self.bus_epoch += 1
                 self.healthy = True
                 metrics.REDIS_UP.set(1)
             await asyncio.sleep(_HEALTH_INTERVAL_S)

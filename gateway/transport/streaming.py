@@ -19,7 +19,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from gateway.transport.relay import Relay
+from gateway.transport.relay import BUS_FAILURES, Relay
 from services.bus.envelope import OK, UNAVAILABLE, MalformedEnvelope, Reply, Request, new_id
 from services.bus.sessions import (
     Abort,
@@ -42,6 +42,10 @@ log = logging.getLogger("gateway.streaming")
 _LIVE_WORKER_MS = 10_000
 _NO_WORKER_POLLS = 20
 _NO_WORKER_POLL_S = 0.1
+# A Redis restart or failover: a session whose worker was cut off waits this long for the bus to come
+# back, holding its client's audio, then re-opens and replays it (the client sees a delay).
+BUS_OUTAGE_S = 30.0
+_BUS_RETRY_S = 0.25
 
 
 class SessionError(Exception):
@@ -239,11 +243,18 @@ class StreamingSession:
             self.events.put_nowait(Failed(message="session failed on too many workers", status=UNAVAILABLE))
             self.close()
             return
-        try:
-            await self._open_incarnation()
-        except SessionError as exc:
-            self.events.put_nowait(Failed(message=exc.message, status=exc.status))
-            self.close()
+        deadline = asyncio.get_running_loop().time() + BUS_OUTAGE_S
+        while True:
+            try:
+                await self._open_incarnation()
+                return
+            except SessionError as exc:
+                bus_down = exc.message in BUS_FAILURES or not self.relay.healthy
+                if not bus_down or self._closed or asyncio.get_running_loop().time() > deadline:
+                    self.events.put_nowait(Failed(message=exc.message, status=exc.status))
+                    self.close()
+                    return
+            await asyncio.sleep(_BUS_RETRY_S)
 
     def _detach(self) -> None:
         if self._incarnation:
