@@ -63,6 +63,7 @@ class Relay:
         self._stopping = False
         # Bumped whenever the bus comes back from an outage or a restart: work posted before may be gone.
         self.bus_epoch = 0
+        self._run_id_seen = False
         self._run_id = ""
         self._reader_ready = asyncio.Event()
         # Request ids: unique per process start, so a reply meant for a previous process that had
@@ -285,7 +286,9 @@ class Relay:
                 self._run_id = run_id
                 if not self.healthy:
                     log.info("redis reachable")
-                    self.bus_epoch += 1
+                    if self._run_id_seen:
+                        self.bus_epoch += 1  # back from an outage (not the first check at start)
+                self._run_id_seen = True
                 self.healthy = True
                 metrics.REDIS_UP.set(1)
             await asyncio.sleep(_HEALTH_INTERVAL_S)
