@@ -15,15 +15,20 @@ def _nginx() -> str:
     return binary
 
 
-def test_rendered_config_passes_nginx_t(tmp_path: Path) -> None:
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(local_values("127.0.0.1:18080", ["127.0.0.1:18081", "127.0.0.1:18082"], tmp_path)))
-    result = subprocess.run(
-        [_nginx(), "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "e.log")],
+def nginx_accepts(conf_dir: Path, gateways: list[str]) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` on the template rendered into conf_dir (with any server blocks in conf_dir/conf.d)."""
+    conf = conf_dir / "nginx.conf"
+    conf.write_text(render(local_values("127.0.0.1:18080", gateways, conf_dir)))
+    return subprocess.run(
+        [_nginx(), "-t", "-c", str(conf), "-p", str(conf_dir), "-e", str(conf_dir / "e.log")],
         capture_output=True,
         text=True,
         timeout=20,
     )
+
+
+def test_rendered_config_passes_nginx_t(tmp_path: Path) -> None:
+    result = nginx_accepts(tmp_path, ["127.0.0.1:18081", "127.0.0.1:18082"])
     assert result.returncode == 0, result.stderr
 
 
@@ -76,12 +81,5 @@ def test_the_tls_example_is_a_server_block_nginx_accepts(tmp_path: Path) -> None
     (tmp_path / "conf.d").mkdir()
     cert, key = self_signed(tmp_path)
     (tmp_path / "conf.d" / "tls.conf").write_text(tls_server(18443, cert, key))
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(render(local_values("127.0.0.1:18080", ["127.0.0.1:18081"], tmp_path)))
-    result = subprocess.run(
-        [_nginx(), "-t", "-c", str(conf), "-p", str(tmp_path), "-e", str(tmp_path / "e.log")],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    result = nginx_accepts(tmp_path, ["127.0.0.1:18081"])
     assert result.returncode == 0, result.stderr

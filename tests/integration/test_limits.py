@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import socketio  # type: ignore[import-untyped]  # python-socketio ships no type information
 import websocket
 
+from tests.support.http import post_json
 from tests.support.stack import Stack, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -40,16 +39,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.topology.stop_all()
 
 
-def _post(stack: Stack, key: str) -> tuple[int, dict[str, Any] | list[Any]]:
+def _post(stack: Stack, key: str) -> tuple[int, Any]:
     body = json.dumps({"text": ["Call Maria Garcia on 415-555-1000"]}).encode()
-    headers = {"Content-Type": "application/json", "x-api-key": key}
-    request = urllib.request.Request(f"{stack.url}/process/text", body, headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read())
+    return post_json(f"{stack.url}/process/text", body, {"x-api-key": key})
 
 
 def _limited(stack: Stack, protocol: str, limit: str) -> float:

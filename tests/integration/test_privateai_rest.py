@@ -7,25 +7,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import websocket
 from privateai_client import PAIClient
 
+from tests.support.http import post_json
 from tests.support.stack import Stack, start_stack
 
 pytestmark = pytest.mark.e2e
 
 
-def _post(url: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        with err:
-            return err.code, json.loads(err.read())
+_post = post_json
 
 
 def test_vendor_client_redacts_a_list(stack: Stack) -> None:
