@@ -6,7 +6,7 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: deps run test pytest lint eval bench bench-asr bench-voice bench-llm chaos compose-check clean
+.PHONY: deps run test pytest lint eval bench bench-asr bench-voice bench-llm chaos load compose-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ bench-llm: deps
 # restart Redis; prints per protocol what was lost, duplicated and seen by clients.
 chaos: deps
 	$(PY) -m scripts.chaos
+
+# Capacity (issue 11, in progress): so far, idle WebSockets one gateway holds and their memory.
+load: deps
+	$(PY) -m scripts.load_connections
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q
