@@ -77,9 +77,11 @@ bench-llm: deps
 chaos: deps
 	$(PY) -m scripts.chaos
 
-# Capacity (issue 11, in progress): so far, idle WebSockets one gateway holds and their memory.
+# Capacity (issue 11, in progress): idle WebSockets one gateway holds and their memory; redaction through
+# the whole stack against the engine alone on the same cores.
 load: deps
 	$(PY) -m scripts.load_connections
+	$(PY) -m scripts.load_redaction
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q
