@@ -112,12 +112,6 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
             # A new connection or WebSocket: nginx passes a refused GET on to another gateway.
             metrics.ERRORS.labels(how.protocol, "draining").inc()
             return how.error(503, how.draining)
-        if state.draining:
-            # A POST on a keep-alive connection opened before the drain: nginx would not pass a refused
-            # POST on (it may have had effects), so it is answered, and the connection closed after it.
-            response = await handler(request)
-            response.force_close()
-            return response
         async with contextlib.AsyncExitStack() as held:
             try:
                 client = client_id(presented_key(request), client_address(request))
@@ -132,5 +126,10 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
                 if how.limited is not None:
                     return await how.limited(request, exc.message)
                 return how.error(503 if exc.limit == CONNECTIONS else 429, exc.message)
-            return await handler(request)
+            response = await handler(request)
+            if state.draining:
+                # A POST on a keep-alive connection opened before the drain: nginx would not pass a refused
+                # POST on (it may have had effects), so it is answered, and the connection closed after it.
+                response.force_close()
+            return response
     return await handler(request)
