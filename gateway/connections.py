@@ -16,6 +16,16 @@ from services import metrics
 
 log = logging.getLogger("gateway.connections")
 
+MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is 125 bytes, 2 of them the code
+
+
+def close_reason(text: str) -> str:
+    """``text`` cut to fit a WebSocket close frame (123 bytes of UTF-8, whole characters)."""
+    data = text.encode()
+    if len(data) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    return data[: MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+
 
 class Connection(Protocol):
     async def drain(self, timeout_s: float) -> None:

@@ -114,13 +114,14 @@ async def protect(request: web.Request, handler: Handler) -> web.StreamResponse:
             return how.error(503, how.draining)
         async with contextlib.AsyncExitStack() as held:
             try:
-                client = client_id(presented_key(request), client_address(request))
+                limits = state.limits
+                client = client_id(presented_key(request), client_address(request)) if limits.per_client else ""
                 if upgrade:
-                    state.limits.check_connections(len(state.connections))
+                    limits.check_connections(len(state.connections))
                 if not how.per_message:
-                    await state.limits.take(client)
+                    await limits.take(client)
                 if how.stream:
-                    await held.enter_async_context(state.limits.stream(client, new_id()))
+                    await held.enter_async_context(limits.stream(client, new_id()))
             except LimitExceeded as exc:
                 metrics.LIMITED.labels(how.protocol, exc.limit).inc()
                 if how.limited is not None:

@@ -95,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         nginx = topo.start_nginx([g.port for g in gateways])
         for i in range(cores):
             topo.start_worker("redaction", name=f"worker-redaction-{i + 1}")
-        roles = {"workers": [], "gateways": [], "nginx": [], "redis": []}  # type: dict[str, list[int]]
+        # Process names start with their role: worker-..., gateway-..., nginx-<port>, redis-<port>.
+        roles: dict[str, list[int]] = {"workers": [], "gateways": [], "nginx": [], "redis": []}
         for proc in topo.procs:
-            role = next((r for r in roles if proc.name.startswith(r.rstrip("s"))), "redis")
-            roles["workers" if proc.name.startswith("worker") else role].append(proc.popen.pid)
+            role = next(r for r in roles if proc.name.startswith(r.removesuffix("s")))
+            roles[role].append(proc.popen.pid)
         before = {role: sum(cpu_seconds(pid) for pid in pids) for role, pids in roles.items()}
         client_before = time.process_time()
         began = time.monotonic()

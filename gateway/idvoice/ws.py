@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from gateway.connections import close_reason
 from gateway.idvoice.cors import refuse
 from gateway.idvoice.opus import BadPacket, OpusStream
 from gateway.idvoice.phase import ParameterPhase
@@ -33,7 +34,6 @@ from services.voice.params import Mode
 
 log = logging.getLogger("gateway.idvoice.ws")
 
-_MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame's reason may hold
 PROTOCOL = "idvoice_ws"
 CAPABILITY = "voice"
 REQUESTS = "voice_requests"
@@ -231,7 +231,7 @@ async def _limited(request: web.Request, message: str) -> web.StreamResponse:
     await ws.prepare(request)
     with contextlib.suppress(ConnectionError, RuntimeError):
         await ws.send_str(REFUSED)
-        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=message.encode()[:_MAX_CLOSE_REASON])
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=close_reason(message).encode())
     return ws
 
 

@@ -54,7 +54,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     conn = _Socket(ws, settings.max_inflight_per_conn)
     session = new_id()
-    client = client_id(presented_key(request), client_address(request))
+    client = client_id(presented_key(request), client_address(request)) if state.limits.per_client else ""
     with state.connections.tracked(conn, PROTOCOL):
         sender = asyncio.create_task(_send_in_order(conn))
         messages_in = metrics.MESSAGES.labels(PROTOCOL, "in")

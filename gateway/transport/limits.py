@@ -50,6 +50,11 @@ class Limiter:
         self._held: set[tuple[str, str]] = set()
         self._keeper: asyncio.Task[None] | None = None
 
+    @property
+    def per_client(self) -> bool:
+        """Whether any limit counts per client (else who the client is need not be worked out)."""
+        return bool(self.rate or self.streams)
+
     def check_connections(self, open_now: int) -> None:
         """Raises when this gateway already holds MAX_CONNECTIONS client connections."""
         if self.connections and open_now >= self.connections:

@@ -63,7 +63,6 @@ class Relay:
         self._stopping = False
         # Bumped whenever the bus comes back from an outage or a restart: work posted before may be gone.
         self.bus_epoch = 0
-        self._run_id_seen = False
         self._run_id = ""
         self._reader_ready = asyncio.Event()
         # Request ids: unique per process start, so a reply meant for a previous process that had
@@ -278,17 +277,17 @@ class Relay:
                     log.warning("redis health check failed", extra={"error": type(exc).__name__})
                 self._mark_unhealthy()
             else:
-                if self._run_id and run_id != self._run_id:
+                previous = self._run_id
+                restarted = bool(previous) and run_id != previous
+                if restarted:
                     # A restarted Redis lost the streams: requests in flight will never be answered.
                     log.warning("redis restarted; failing requests in flight", extra={"count": len(self._pending)})
                     self._fail_all(UNAVAILABLE, _BUS_RESTARTED)
-                    self.bus_epoch += 1
                 self._run_id = run_id
                 if not self.healthy:
                     log.info("redis reachable")
-                    if self._run_id_seen:
-                        self.bus_epoch += 1  # back from an outage (not the first check at start)
-                self._run_id_seen = True
+                if restarted or (previous and not self.healthy):
+                    self.bus_epoch += 1  # back from an outage or a restart (not the first check at start)
                 self.healthy = True
                 metrics.REDIS_UP.set(1)
             await asyncio.sleep(_HEALTH_INTERVAL_S)

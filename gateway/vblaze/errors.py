@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import WSCloseCode
 
-_MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is 125 bytes, 2 of them the code
+from gateway.connections import close_reason
 
 
 class VBlazeError(Exception):
@@ -24,10 +24,7 @@ class VBlazeError(Exception):
     @property
     def close_reason(self) -> str:
         """``reason`` cut to fit a WebSocket close frame (123 bytes of UTF-8)."""
-        data = self.reason.encode()
-        if len(data) <= _MAX_CLOSE_REASON_BYTES:
-            return self.reason
-        return data[: _MAX_CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "..."
+        return close_reason(self.reason)
 
 
 class UnsupportedData(VBlazeError):

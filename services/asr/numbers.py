@@ -118,21 +118,9 @@ def spell(core: str, last: bool) -> list[str] | None:
     return None
 
 
-def _joined_groups(words: list[Word]) -> list[Word]:
-    """Whisper sometimes splits a dashed number over two words ("415" "-550134"): join them again, so
-    the whole is read digit by digit like any "555-213-4490"."""
-    out: list[Word] = []
-    for word in words:
-        prev = out[-1] if out else None
-        if prev is not None and word.word[:2].startswith("-") and word.word[1:2].isdigit() and prev.word[-1:].isdigit():
-            out[-1] = Word(prev.word + word.word, prev.start, word.end, min(prev.confidence, word.confidence))
-        else:
-            out.append(word)
-    return out
-
-
 def _in_runs(words: list[Word]) -> list[bool]:
-    """Which words are one of several numbers written in a row (nothing but a comma between them)."""
+    """Which words are one of several numbers written in a row (nothing but a comma between them); a
+    dashed number Whisper split over two words ("415" "-550134") is such a run too."""
     cores = [_TOKEN.match(w.word) for w in words]
     numeral = [m is not None and bool(_NUMERAL.fullmatch(m["core"])) for m in cores]
     # A full stop, question mark or the like after a number ends its run; a comma does not.
@@ -144,7 +132,6 @@ def _in_runs(words: list[Word]) -> list[bool]:
 def spell_numbers(words: list[Word]) -> list[Word]:
     """The words with every written number replaced by the words a caller says for it."""
     out: list[Word] = []
-    words = _joined_groups(words)
     for i, (word, in_run) in enumerate(zip(words, _in_runs(words), strict=True)):
         match = _TOKEN.match(word.word)
         if match is None:

@@ -33,7 +33,7 @@ from .segmented import SegmentedStream
 from .types import AsrConfigError, AsrStream, Utterance, Word
 
 VARIABLE = "ASR_ENGINE"
-MIN_WINDOW_S = 10  # shorter windows than this were not measured
+MIN_WINDOW_S = 10  # 5 s was measured: WER 0.054 -> 0.144 at 16 kHz (the text loops), and slower
 _NO_SPEECH = 0.6  # faster-whisper's no_speech_threshold: with a low log probability, the text is dropped
 _LOW_LOGPROB = -1.0
 DIGIT_BEAMS = 5  # utterances whose greedy text has a digit are decoded again with this many beams

@@ -56,12 +56,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# A token bucket: refill at ARGV[1] a second up to ARGV[2], take one if there is one. Redis's clock, so
-# gateways with skewed clocks share one bucket fairly. The key lapses once the bucket would be full.
-_TAKE_TOKEN = """
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+# Redis's clock in ms, for the scripts below: gateways with skewed clocks then share one limit fairly.
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+"""
+
+# A token bucket: refill at ARGV[1] a second up to ARGV[2], take one if there is one. The key lapses once
+# the bucket would be full.
+_TAKE_TOKEN = _NOW_MS + """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local held = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
 local tokens = tonumber(held[1]) or burst
 local last = tonumber(held[2]) or now
@@ -78,9 +82,7 @@ return ok
 
 # Count a client's open streams (expired ones, of a gateway that died, drop out) and add this one if
 # under the cap; re-adding one already held only extends it.
-_HOLD_STREAM = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+_HOLD_STREAM = _NOW_MS + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return 0
@@ -89,10 +91,9 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-_KEEP_STREAM = """
+_KEEP_STREAM = _NOW_MS + """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-local t = redis.call('TIME')
-redis.call('ZADD', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000) + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
