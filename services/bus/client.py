@@ -64,7 +64,9 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
 # A token bucket: refill at ARGV[1] a second up to ARGV[2], take one if there is one. The key lapses once
 # the bucket would be full.
-_TAKE_TOKEN = _NOW_MS + """
+_TAKE_TOKEN = (
+    _NOW_MS
+    + """
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local held = redis.call('HMGET', KEYS[1], 'tokens', 'ms')
 local tokens = tonumber(held[1]) or burst
@@ -79,10 +81,13 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ms', now)
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return ok
 """
+)
 
 # Count a client's open streams (expired ones, of a gateway that died, drop out) and add this one if
 # under the cap; re-adding one already held only extends it.
-_HOLD_STREAM = _NOW_MS + """
+_HOLD_STREAM = (
+    _NOW_MS
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
   return 0
@@ -91,12 +96,16 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
-_KEEP_STREAM = _NOW_MS + """
+)
+_KEEP_STREAM = (
+    _NOW_MS
+    + """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+)
 
 
 def connect(settings: BusSettings, *, socket_timeout: float | None = 5.0) -> RedisClient:
