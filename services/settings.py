@@ -283,6 +283,9 @@ class AsrSettings:
     vad: str = "auto"
     # CPU threads one Whisper decode may use (CTranslate2's intra-op threads).
     threads: int = 1
+    # Whisper: up to this many utterances that close while a decode runs are decoded next as one batch
+    # (1: each alone). Measured in the README (bench-asr).
+    batch: int = 4
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AsrSettings:
@@ -309,7 +312,12 @@ class AsrSettings:
         if vad not in {"auto", "webrtc", "silero"}:
             raise ConfigError(f"Config 'ASR_VAD' has value '{vad}'. Use auto, webrtc or silero.")
         threads = env_int(env, "ASR_THREADS", cls.threads, minimum=1)
-        return cls(engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers, vad=vad, threads=threads)
+        batch = env_int(env, "ASR_BATCH", cls.batch, minimum=1)
+        if batch > 32:
+            raise ConfigError(f"Config 'ASR_BATCH' has value '{batch}'. Use a whole number from 1 to 32.")
+        return cls(
+            engine=kind, model_dir=model_dir, decoders=decoders, numbers=numbers, vad=vad, threads=threads, batch=batch
+        )
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,13 @@ def load_engine(settings: AsrSettings) -> AsrEngine:
     if settings.engine == "whisper":
         from .whisper_engine import WhisperEngine
 
-        return WhisperEngine(_model_dir(settings), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads)
+        return WhisperEngine(
+            _model_dir(settings), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads, batch=settings.batch
+        )
     if settings.engine == "whisper-tiny":
         from .whisper_engine import WhisperEngine, packaged_tiny_en
 
-        return WhisperEngine(packaged_tiny_en(), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads)
+        return WhisperEngine(
+            packaged_tiny_en(), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads, batch=settings.batch
+        )
     raise AsrConfigError(f"Config 'ASR_ENGINE' has value '{settings.engine}': not an engine this build knows")

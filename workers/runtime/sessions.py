@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -88,6 +89,12 @@ class SessionHandler(Protocol):
         ...
 
 
+def runs_sessions_concurrently(handler: SessionHandler) -> bool:
+    """A handler whose sessions may be fed from several threads at once says so with a true
+    ``concurrent_sessions`` (Whisper: the utterances they close meanwhile are decoded as one batch)."""
+    return bool(getattr(handler, "concurrent_sessions", False))
+
+
 @dataclass
 class _Session:
     id: str
@@ -109,6 +116,12 @@ class SessionRunner:
         self.sessions: dict[str, _Session] = {}
         self._stopping = asyncio.Event()
         self._engine_lock = asyncio.Lock()
+        # Concurrent handlers: each session's frames of a read in a thread of their own (see _frames).
+        self._pool = (
+            ThreadPoolExecutor(max(2, min(32, settings.session_capacity)), thread_name_prefix="session")
+            if runs_sessions_concurrently(handler)
+            else None
+        )
         self._unread_checks: dict[str, int] = {}  # per request stream: deferrals that saw an open waiting
         self._tasks: list[asyncio.Task[None]] = []
         self._active = metrics.SESSIONS_ACTIVE.labels(handler.capability)
@@ -140,6 +153,8 @@ class SessionRunner:
             with contextlib.suppress(RedisError, OSError):
                 await self.bus.release_lease(session_id, self.settings.consumer)
             self._drop(session_id, "shutdown")
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(RedisError, OSError):
             await self.bus.forget_load(self.handler.capability, self.settings.consumer)
         log.info("session worker stopped", extra={"capability": self.handler.capability})
@@ -255,27 +270,36 @@ class SessionRunner:
             await self._reap_idle()
 
     async def _frames(self, frames: Sequence[Request]) -> None:
-        # One session at a time, each published as soon as it is done: one session's utterance does
-        # not wait for the decoding of every other session's audio that arrived in the same read.
+        # Each session's events are published as soon as its frames are done: one session's utterance
+        # does not wait for the decoding of every other session's audio that arrived in the same read.
         by_session: dict[str, list[Request]] = {}
         for frame in frames:
             by_session.setdefault(frame.session, []).append(frame)
-        for batch in by_session.values():
+        if self._pool is None:
+            for batch in by_session.values():  # one session at a time: the engine is not shared
+                await self._session_frames(batch)
+        else:
+            await asyncio.gather(*(self._session_frames(batch) for batch in by_session.values()))
+
+    async def _session_frames(self, batch: list[Request]) -> None:
+        if self._pool is None:
             async with self._engine_lock:
                 events, finished = await asyncio.to_thread(self._apply, batch)
-            for session_id, outcome in finished:
-                self._drop(session_id, outcome)
-            if events or finished:
-                try:
-                    await self.bus.send_replies(events, [s for s, _ in finished], self.settings.consumer)
-                except (RedisError, OSError):
-                    # The events are lost: give the session up so its lease lapses and the gateway
-                    # replays its audio since the last event it got, here or on another worker.
-                    self._drop(batch[0].session, "lease_lost")
-                    log.warning("session events not published; session given up")
+        else:
+            events, finished = await asyncio.get_running_loop().run_in_executor(self._pool, self._apply, batch)
+        for session_id, outcome in finished:
+            self._drop(session_id, outcome)
+        if events or finished:
+            try:
+                await self.bus.send_replies(events, [s for s, _ in finished], self.settings.consumer)
+            except (RedisError, OSError):
+                # The events are lost: give the session up so its lease lapses and the gateway
+                # replays its audio since the last event it got, here or on another worker.
+                self._drop(batch[0].session, "lease_lost")
+                log.warning("session events not published; session given up")
 
     def _apply(self, frames: Sequence[Request]) -> tuple[list[tuple[str, Reply]], list[tuple[str, str]]]:
-        """Run the engine over a batch of frames, in order per session (in the engine thread).
+        """Run the engine over a batch of frames, in order per session (in an engine thread).
 
         Returns the events to publish and the sessions that ended, with how.
         """
