@@ -41,8 +41,9 @@ def test_k8s_manifests_pass_strict_validation() -> None:
     assert "Couldn't find schema" not in output, output
 
 
-# KEDA's CRDs are not in kubernetes-validate. This covers the fields the ScaledObject uses, rejects
-# unknown ones (a typo is silently ignored by KEDA), and requires strings in trigger metadata as KEDA does.
+# KEDA's CRDs are not in kubernetes-validate (test_keda_crd_schema.py checks KEDA's own schema, which
+# lets unknown fields pass). This covers the fields the ScaledObject uses, rejects unknown ones (a typo is
+# silently ignored by KEDA), and requires strings in trigger metadata as KEDA does.
 REDIS_STREAMS_KEYS = [
     "address",
     "host",

@@ -24,13 +24,13 @@ import socketio  # type: ignore[import-untyped]
 from scripts.topology import ROOT, free_port, port_open, wait_for
 from services.bus.keys import SOCKETIO_CHANNEL, request_stream
 from tests.support import settle
+from tests.support.npm import npm_install
 from tests.support.stack import Stack, metric_total, scrape, start_stack
 
 pytestmark = pytest.mark.e2e
 
 PLANS = "How much is the Fibre 500 plan?"
 FOLLOW_UP = "And how long is the contract for that one?"
-NODE_DIR = ROOT / ".node"
 PNG = "data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()
 
 
@@ -171,18 +171,7 @@ def test_unanswerable_question_is_an_honest_did_answer_false(kb_stack: Stack) ->
 @pytest.fixture(scope="module")
 def node_client() -> Path:
     """socket.io-client v4 from npm, installed once into the gitignored .node/."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        raise AssertionError("node and npm are needed for the JavaScript client test: apt-get install nodejs npm")
-    script = NODE_DIR / "ai12z_client.mjs"
-    if not (NODE_DIR / "node_modules" / "socket.io-client").exists():
-        NODE_DIR.mkdir(exist_ok=True)
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(NODE_DIR), "socket.io-client@4"],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    script = npm_install("socket.io-client@4", "socket.io-client") / "ai12z_client.mjs"
     shutil.copy(ROOT / "tests" / "support" / "ai12z_client.mjs", script)
     return script
 
