@@ -20,7 +20,8 @@ Per step: delay p50 / p95 / max, the ASR workers' CPU (utime + stime from /proc)
 closed other than 1000, or whose streamed utterances differ from the transcript's). The client runs in its
 own process on uvloop; its CPU and its worst send lateness are printed so a starved client can be told
 from a slow service. N stops rising after the first step with p95 > 1 s or an error (``--keep-going``
-runs every N anyway, to see the curve; the summary still counts only the passing run of N from 1).
+runs every N anyway, to see the curve; the summary still counts only the passing run of N from 1;
+``--from 24 --by 8`` starts higher for a fast machine, and the summary then counts from there).
 Before the stack starts, the engine alone is timed in-process on a few corpus files: the part of the
 delay that no amount of capacity removes. Traffic goes to 127.0.0.1 only; every loop is bounded in count
 and time, and the whole run by ``--budget``.
@@ -90,7 +91,7 @@ def resident_mb(pid: int) -> int:
 
 
 # -- the engine alone -----------------------------------------------------------------------------
-def engine_floor(files: list[str], engine_name: str, every: int = 10) -> tuple[float, float, int]:
+def engine_floor(files: list[str], settings: dict[str, str], every: int = 10) -> tuple[float, float, int]:
     """The delay's floor with no load and no transport: the ASR engine in this process, fed 100 ms chunks.
 
     Returns the medians of (audio fed past an utterance's end when it comes out, the decode time of that
@@ -99,7 +100,7 @@ def engine_floor(files: list[str], engine_name: str, every: int = 10) -> tuple[f
     from services.asr import load_engine
     from services.settings import AsrSettings
 
-    engine = load_engine(AsrSettings.from_env({"ASR_ENGINE": engine_name}))
+    engine = load_engine(AsrSettings.from_env(settings))
     waits: list[float] = []
     decodes: list[float] = []
     step = 2 * round(CHUNK_S * RATE)
@@ -119,8 +120,11 @@ def engine_floor(files: list[str], engine_name: str, every: int = 10) -> tuple[f
 
 
 # -- driver ---------------------------------------------------------------------------------------
-def steps(max_streams: int) -> list[int]:
-    ns = [n for n in (1, 2, *range(4, max_streams + 1, 2)) if n <= max_streams]
+def steps(max_streams: int, first: int = 1, by: int = 2) -> list[int]:
+    if first > 1:  # a fast machine's run that skips the low steps
+        ns = list(range(first, max_streams + 1, by))
+        return ns if max_streams in ns else [*ns, max_streams]
+    ns = [n for n in (1, 2, *range(4, max_streams + 1, by)) if n <= max_streams]
     if max_streams not in ns:
         ns.append(max_streams)
     return ns
@@ -192,7 +196,7 @@ def run_steps(topo: Topology, args: argparse.Namespace, files: list[str], began:
         flush=True,
     )
     print(HEADER, flush=True)
-    for index, n in enumerate(steps(args.max_streams)):
+    for index, n in enumerate(steps(args.max_streams, args.first, args.by)):
         if time.monotonic() - began + args.ramp + args.seconds + 20 > args.budget:
             notes.append(f"stopped before N={n}: --budget {args.budget:.0f} s")
             break
@@ -240,12 +244,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="ASR workers (default: one per core)")
     parser.add_argument("--seconds", type=float, default=30.0, help="audio per stream per step (default 30)")
     parser.add_argument("--ramp", type=float, default=3.0, help="stream starts spread over this many s (default 3)")
+    parser.add_argument("--from", dest="first", type=int, default=1, help="first N (default 1; see --by)")
+    parser.add_argument("--by", type=int, default=2, help="N rises by this much (default 2)")
     parser.add_argument("--keep-going", action="store_true", help="go on past a failing step (to see the curve)")
     parser.add_argument("--budget", type=float, default=540.0, help="per engine: start no step ending past this (s)")
     parser.add_argument(
-        "--engines", default="pocketsphinx,whisper-tiny", help="ASR_ENGINE values, run one after the other"
+        "--engines",
+        default="pocketsphinx,whisper-tiny,whisper-tiny+ASR_BATCH=1",
+        help="ASR_ENGINE values, run one after the other; +VAR=value sets more of the workers' settings "
+        "(the default's last run: Whisper without its batched decode, for comparison)",
     )
     args = parser.parse_args()
+    if not 1 <= args.first <= args.max_streams or args.by < 1:
+        parser.error("--from must be 1 to --max-streams and --by at least 1")
     if args.max_streams < 1 or args.workers < 1 or not 5 <= args.seconds <= 120 or not 0 <= args.ramp <= 30:
         parser.error("--max-streams and --workers must be >= 1, --seconds between 5 and 120, --ramp 0 to 30")
     files = [str(f) for f in corpus_files()]
@@ -258,14 +269,28 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def bench_engine(engine: str, args: argparse.Namespace, files: list[str]) -> str:
-    """One engine's whole run; returns its summary line."""
+def engine_settings(spec: str) -> dict[str, str]:
+    """``whisper-tiny+ASR_BATCH=1`` -> {"ASR_ENGINE": "whisper-tiny", "ASR_BATCH": "1"}."""
+    engine, *extra = spec.split("+")
+    env = {"ASR_ENGINE": engine}
+    for item in extra:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("ASR_"):
+            raise SystemExit(f"--engines: {item!r} is not an ASR_ setting (VAR=value)")
+        env[name] = value
+    return env
+
+
+def bench_engine(spec: str, args: argparse.Namespace, files: list[str]) -> str:
+    """One engine configuration's whole run; returns its summary line."""
     began = time.monotonic()
-    print(f"\n=== ASR_ENGINE={engine} ===", flush=True)
-    run_dir = ROOT / ".run" / "bench-asr" / engine
+    settings = engine_settings(spec)
+    engine = spec
+    print(f"\n=== {' '.join(f'{k}={v}' for k, v in settings.items())} ===", flush=True)
+    run_dir = ROOT / ".run" / "bench-asr" / spec.replace("+", "_").replace("=", "-").replace("/", "_")
     shutil.rmtree(run_dir, ignore_errors=True)
-    wait_s, decode_s, floor_n = engine_floor(files, engine)
-    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING", "ASR_ENGINE": engine})) as topo:
+    wait_s, decode_s, floor_n = engine_floor(files, settings)
+    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING", **settings})) as topo:
         outcome = run_steps(topo, args, files, began)
     per_core = outcome.best / args.workers
     met = "met" if per_core >= TARGET_PER_CORE else "not met"
@@ -295,7 +320,7 @@ def bench_engine(engine: str, args: argparse.Namespace, files: list[str]) -> str
         flush=True,
     )
     return (
-        f"{engine:<14} {per_core:.1f} streams per worker core within p95 {TARGET_DELAY_S:.0f} s; "
+        f"{engine:<26} {per_core:.1f} streams per worker core within p95 {TARGET_DELAY_S:.0f} s; "
         f"engine CPU limit 1/RTF {limit:.1f}; decode {decode_s:.2f} s per utterance (median, no load)"
     )
 

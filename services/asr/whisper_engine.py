@@ -109,7 +109,7 @@ class WhisperEngine:
             Batcher(self.decode_many, batch) if batch > 1 else None
         )
         # Streams of this engine may be fed from several threads at once: their decodes then batch.
-        self.concurrent_streams = batch > 1
+        self.batch_size = batch
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
 

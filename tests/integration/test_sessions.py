@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -367,3 +368,53 @@ async def test_a_worker_at_capacity_takes_no_more_sessions(bus: Bus, redis_url: 
             third.abort()
     finally:
         await relay.stop()
+
+
+class ConcurrentSentences(Sentences):
+    """Sentences whose sessions may be fed from several threads at once (as Whisper's are, to batch their
+    decodes); every sentence takes a moment, so sessions fed in one read overlap."""
+
+    concurrent_sessions = 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def feed(self, state: _State, data: bytes) -> list[SessionEvent]:
+        with self._lock:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            events = super().feed(state, data)
+            time.sleep(0.02 * len(events))
+            return events
+        finally:
+            with self._lock:
+                self._running -= 1
+
+
+async def test_sessions_of_a_concurrent_handler_are_fed_side_by_side_each_in_order(
+    bus: Bus, relay: Relay, redis_url: str
+) -> None:
+    handler = ConcurrentSentences()
+    settings = BusSettings(redis_url=redis_url)
+    worker_bus = Bus.from_settings(settings)
+    runner = SessionRunner(worker_bus, WorkerSettings(bus=settings, capability="text", consumer="wc"), handler)
+    async with _serving((runner, worker_bus)):
+        sessions = [StreamingSession(relay, "text", {"lang": "en"}, max_replay_bytes=1 << 20) for _ in range(4)]
+        for session in sessions:
+            await session.open()
+        chunkings = [_chunks(TEXT.encode(), seed) for seed in range(len(sessions))]
+        for i in range(max(map(len, chunkings))):  # round robin: every read holds frames of several sessions
+            for session, chunks in zip(sessions, chunkings, strict=True):
+                if i < len(chunks):
+                    session.send(chunks[i])
+        for session in sessions:
+            session.end()
+        results = await asyncio.gather(*(_collect(s) for s in sessions))
+    for events in results:
+        assert _sentences(events) == SENTENCES  # nothing lost, repeated or reordered within a session
+        assert [e.index for e in events] == list(range(len(events)))
+    assert handler.most_at_once >= 2  # sessions of one read were fed side by side

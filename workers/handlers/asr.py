@@ -46,8 +46,10 @@ class AsrSessionHandler:
 
     def __init__(self, settings: WorkerSettings, engine: AsrEngine | None = None) -> None:
         self.engine: AsrEngine = engine if engine is not None else load_engine(settings.asr)
-        # Whisper batches the utterances of sessions fed at the same time (workers/runtime/sessions.py).
-        self.concurrent_sessions = bool(getattr(self.engine, "concurrent_streams", False))
+        # Whisper batches the utterances of sessions fed at the same time (workers/runtime/sessions.py): twice
+        # its batch in threads, so a full batch decodes while the next one gathers.
+        batch = int(getattr(self.engine, "batch_size", 1))
+        self.concurrent_sessions = 2 * batch if batch > 1 else 0
         self._redaction = settings.redaction
         self._redactor: Redactor | None = None
         self._redactor_lock = threading.Lock()
