@@ -116,7 +116,45 @@ def engine_floor(files: list[str], settings: dict[str, str], every: int = 10) ->
             decodes += [took] * len(utts)
     waits.sort()
     decodes.sort()
+    batched = batch_gain(engine, files[::every])
+    if batched:
+        print(batched, flush=True)
     return percentile(waits, 0.5), percentile(decodes, 0.5), len(waits)
+
+
+def batch_gain(engine: object, files: list[str], size: int = 4, rounds: int = 5) -> str:
+    """For an engine with a batched decode (Whisper): ``size`` utterances decoded as one batch against one
+    after another, alternating, in this process (medians of ``rounds``); "" for other engines."""
+    from services.asr.segmented import SegmentedStream
+    from services.audio.vad import Segment
+
+    decode_many = getattr(engine, "decode_many", None)
+    vad = getattr(engine, "vad", None)
+    if decode_many is None or vad is None:
+        return ""
+    segments: list[Segment] = []
+    for path in files:
+        stream = SegmentedStream(RATE, segments.append, vad)  # cut only: the list keeps every segment
+        stream.feed(read_pcm(Path(path)))
+        stream.finish()
+        if len(segments) >= size:
+            break
+    segments = segments[:size]
+    together: list[float] = []
+    apart: list[float] = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        decode_many(segments)
+        together.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        for segment in segments:
+            decode_many([segment])
+        apart.append(time.perf_counter() - began)
+    one, many = sorted(together)[rounds // 2], sorted(apart)[rounds // 2]
+    return (
+        f"batched decode, in this process: {len(segments)} utterances in one batch {one:.2f} s, one after another "
+        f"{many:.2f} s ({many / one:.2f}x; medians of {rounds}, alternating)"
+    )
 
 
 # -- driver ---------------------------------------------------------------------------------------

@@ -49,15 +49,11 @@ def ours() -> Callable[[str], object]:
     return lambda text: process_body(engine, {"text": [text]})
 
 
-def presidio() -> Callable[[str], object]:
-    import tldextract
+def presidio_recognizers() -> list[Any]:
+    """Presidio's pattern recognizers: the types it finds without an NLP model."""
     from presidio_analyzer import predefined_recognizers as p
 
-    # Presidio's URL and email validators call tldextract, which would fetch the public suffix list
-    # from the internet; use the snapshot bundled with the package instead.
-    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
-
-    recognizers = [
+    return [
         p.CreditCardRecognizer(),
         p.DateRecognizer(),
         p.EmailRecognizer(),
@@ -70,6 +66,16 @@ def presidio() -> Callable[[str], object]:
         p.UsPassportRecognizer(),
         p.UsSsnRecognizer(),
     ]
+
+
+def presidio() -> Callable[[str], object]:
+    import tldextract
+
+    # Presidio's URL and email validators call tldextract, which would fetch the public suffix list
+    # from the internet; use the snapshot bundled with the package instead.
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
+
+    recognizers = presidio_recognizers()
 
     no_nlp: Any = None  # pattern recognizers need no NLP artefacts
 
