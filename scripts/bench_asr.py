@@ -35,6 +35,7 @@ import os
 import shutil
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,24 @@ def batch_gain(engine: object, files: list[str], size: int = 4, rounds: int = 5)
         f"batched decode, in this process: {len(segments)} utterances in one batch {one:.2f} s, one after another "
         f"{many:.2f} s ({many / one:.2f}x; medians of {rounds}, alternating)"
     )
+
+
+def decode_batches(metrics_ports: list[int]) -> str:
+    """How many utterances the workers' Whisper decodes took, from their asr_decode_batch_size metric."""
+    total = count = 0.0
+    for port in metrics_ports:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("asr_decode_batch_size_sum "):
+                total += float(line.split()[1])
+            elif line.startswith("asr_decode_batch_size_count "):
+                count += float(line.split()[1])
+    if not count:
+        return ""
+    return f"Whisper decodes in the whole run: {count:.0f}, {total / count:.2f} utterances each on average"
 
 
 # -- driver ---------------------------------------------------------------------------------------
@@ -313,8 +332,8 @@ def engine_settings(spec: str) -> dict[str, str]:
     env = {"ASR_ENGINE": engine}
     for item in extra:
         name, sep, value = item.partition("=")
-        if not sep or not name.startswith("ASR_"):
-            raise SystemExit(f"--engines: {item!r} is not an ASR_ setting (VAR=value)")
+        if not sep or not (name.startswith("ASR_") or name in {"SESSION_CAPACITY", "MALLOC_ARENA_MAX"}):
+            raise SystemExit(f"--engines: {item!r} is not an ASR_ setting, SESSION_CAPACITY or MALLOC_ARENA_MAX")
         env[name] = value
     return env
 
@@ -328,8 +347,14 @@ def bench_engine(spec: str, args: argparse.Namespace, files: list[str]) -> str:
     run_dir = ROOT / ".run" / "bench-asr" / spec.replace("+", "_").replace("=", "-").replace("/", "_")
     shutil.rmtree(run_dir, ignore_errors=True)
     wait_s, decode_s, floor_n = engine_floor(files, settings)
-    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING", **settings})) as topo:
+    # Each worker takes every stream it is given: the step that fails is then the engine's or the
+    # stack's limit, not SESSION_CAPACITY's (16 by default: 32 streams on two workers).
+    capacity = {"SESSION_CAPACITY": str(args.max_streams)}
+    with running(Topology(run_dir, env={"LOG_LEVEL": "WARNING", **capacity, **settings})) as topo:
         outcome = run_steps(topo, args, files, began)
+        batches = decode_batches([p.port for p in topo.procs if p.name.startswith("bench-asr")])
+    if batches:
+        print(batches, flush=True)
     per_core = outcome.best / args.workers
     met = "met" if per_core >= TARGET_PER_CORE else "not met"
     for note in outcome.notes:

@@ -220,7 +220,14 @@ class Topology:
         metrics_port = free_port()
         # A worker runs its engine in one thread and is scaled per core: OpenBLAS's own threads only
         # fight the other workers (they made the kb embedder 3-6 times slower on a busy machine).
-        env = {"METRICS_PORT": str(metrics_port), "OPENBLAS_NUM_THREADS": "1", **(extra_env or {})}
+        # MALLOC_ARENA_MAX: an ASR worker feeds sessions from several threads (Whisper's batched decode);
+        # glibc's arena per thread cost 90-100 MB a worker (bench-asr, 18-22 streams a worker).
+        env = {
+            "METRICS_PORT": str(metrics_port),
+            "OPENBLAS_NUM_THREADS": "1",
+            "MALLOC_ARENA_MAX": "2",
+            **(extra_env or {}),
+        }
         if name:
             env["WORKER_ID"] = name
         proc = self._spawn(

@@ -44,6 +44,10 @@ GROUP_LAG = Gauge("bus_group_lag", "Entries not yet delivered to the consumer gr
 GROUP_PENDING = Gauge("bus_group_pending", "Entries delivered but not acknowledged", ["stream", "group"])
 
 # Streaming sessions (workers)
+# Whisper's batched decode (ASR_BATCH): how many utterances each decode took; 1 when none were waiting.
+ASR_DECODE_BATCH = Histogram(
+    "asr_decode_batch_size", "Utterances decoded together in one Whisper decode", buckets=(1, 2, 3, 4, 6, 8, 16, 32)
+)
 SESSIONS_ACTIVE = Gauge("worker_sessions_active", "Streaming sessions held by this worker", ["capability"])
 SESSION_CAPACITY = Gauge("worker_session_capacity", "Streaming sessions this worker takes at most", ["capability"])
 SESSIONS_ENDED = Counter(

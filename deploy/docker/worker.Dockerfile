@@ -42,13 +42,15 @@ COPY kb_sample/ kb_sample/
 COPY gateway/__init__.py gateway/
 COPY gateway/vblaze/__init__.py gateway/vblaze/render.py gateway/vblaze/
 # METRICS_PORT is 0 (off) for local runs, and listens on 127.0.0.1; a container is always scraped from
-# outside, so the image turns it on for every interface.
+# outside, so the image turns it on for every interface. MALLOC_ARENA_MAX: the ASR worker feeds sessions
+# from several threads (Whisper's batched decode), and glibc's arena per thread cost 90-100 MB a worker.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     WORKER_ROLE=${ROLE} \
     METRICS_PORT=9100 \
     METRICS_HOST=0.0.0.0 \
-    OPENBLAS_NUM_THREADS=1
+    OPENBLAS_NUM_THREADS=1 \
+    MALLOC_ARENA_MAX=2
 USER 10001:10001
 EXPOSE 9100
 # `exec` makes python PID 1, so SIGTERM reaches the worker's drain instead of a shell.

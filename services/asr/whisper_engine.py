@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from services import metrics
 from services.audio.vad import Segment, VadConfig
 from services.model_files import pinned
 
@@ -136,6 +137,7 @@ class WhisperEngine:
         """Several utterances (of any streams) decoded together: one encoder and one decoder run per
         window length instead of one per utterance. Each gets the words it would get alone."""
         audios = [s.samples.astype("float32") / 32768.0 for s in segments]
+        metrics.ASR_DECODE_BATCH.observe(len(segments))
         with self._lock:
             raws: list[list[_Raw] | None] = self._decode_fitted(audios) if self.fit_window else [None] * len(audios)
             # The 30 s path: by choice, or for an utterance whose text looped in its fitted window.
