@@ -26,10 +26,11 @@ $(BENCH_STAMP): pyproject.toml | $(STAMP)
 
 # redis-server and nginx run the topology; promtool (Debian's prometheus) checks the alert rules;
 # festival voices, espeak-ng and sox make the speech and speaker corpora; libopus0 decodes Opus streams;
-# node and npm (scripts/system_deps.sh, by command) run the JavaScript Socket.IO client in the AI12Z tests.
+# node and npm (scripts/system_deps.sh, by command) run the JavaScript Socket.IO client in the AI12Z tests;
+# chromium is the browser the console's tests (tests/browser/) drive with playwright-core.
 SYSTEM_PACKAGES := prometheus festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k sox \
 	espeak-ng festvox-ca-ona-hts festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph \
-	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0
+	festvox-suopuhe-lj festvox-suopuhe-mv festvox-italp16k festvox-itapc16k festvox-ru libopus0 chromium
 deps: $(STAMP)
 	scripts/system_deps.sh $(SYSTEM_PACKAGES)
 
@@ -77,9 +78,9 @@ bench-llm: deps
 chaos: deps
 	$(PY) -m scripts.chaos
 
-# Capacity (issue 11, in progress): idle WebSockets one gateway holds and their memory; redaction through
-# the whole stack against the engine alone on the same cores.
-load: deps
+# Capacity: idle WebSockets one gateway holds and their memory; redaction through the whole stack against
+# the engine alone on the same cores, and at rising rates against Presidio served over HTTP.
+load: deps $(BENCH_STAMP)
 	$(PY) -m scripts.load_connections
 	$(PY) -m scripts.load_redaction
 

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway import middleware
 from gateway.ai12z import server as ai12z_socketio
+from gateway.console import routes as console
 from gateway.idvoice import rest as idvoice_rest
 from gateway.idvoice import ws as idvoice_ws
 from gateway.privateai import rest as privateai_rest
@@ -26,8 +27,18 @@ from services.settings import GatewaySettings
 
 log = logging.getLogger("gateway.app")
 
-# Each wire protocol adds its routes (and their guards) here; nothing else in the app knows them.
-PROTOCOLS = (privateai_rest, privateai_ws, vblaze_ws, vblaze_rest, idvoice_ws, idvoice_rest, ai12z_socketio)
+# Each wire protocol adds its routes (and their guards) here; nothing else in the app knows them. The
+# browser console (a page driving the protocols above) adds its routes the same way.
+PROTOCOLS = (
+    privateai_rest,
+    privateai_ws,
+    vblaze_ws,
+    vblaze_rest,
+    idvoice_ws,
+    idvoice_rest,
+    ai12z_socketio,
+    console,
+)
 
 
 async def healthz(request: web.Request) -> web.Response:

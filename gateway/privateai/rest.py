@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from gateway.middleware import Guard, guard
 from gateway.privateai.replies import CAPABILITY, error_kind, json_error, reply_bytes
@@ -14,9 +14,44 @@ PROTOCOL = "privateai_rest"
 APP_VERSION = "4.2.0"
 
 
+# What a browser gets at GET /: a pointer to the console (gateway/console/).
+ROOT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>rtgateway</title></head>
+<body><h1>rtgateway</h1><p><a href="/console">Open the console</a></p></body></html>
+"""
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The q-value an Accept header gives ``media_type`` (its most specific matching range wins)."""
+    kind = media_type.partition("/")[0] + "/*"
+    best, specificity = 0.0, -1
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        rank = {media_type: 2, kind: 1, "*/*": 0}.get(media.lower())
+        if rank is None or rank < specificity:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best, specificity = q, rank
+    return best
+
+
+def prefers_html(accept: str) -> bool:
+    """Only a client that ranks HTML above JSON (a browser) gets HTML; ``*/*`` or no Accept gets JSON."""
+    return bool(accept) and _quality(accept, "text/html") > _quality(accept, "application/json")
+
+
 async def version(request: web.Request) -> web.Response:
-    # privateai_client calls GET / first and needs app_version.
-    return web.json_response({"app_version": APP_VERSION})
+    # privateai_client calls GET / first and needs app_version (it sends Accept: */*).
+    if prefers_html(request.headers.get(hdrs.ACCEPT, "")):
+        return web.Response(text=ROOT_PAGE, content_type="text/html", headers={hdrs.VARY: "Accept"})
+    return web.json_response({"app_version": APP_VERSION}, headers={hdrs.VARY: "Accept"})
 
 
 async def process_text(request: web.Request) -> web.Response:
