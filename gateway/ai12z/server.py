@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import socketio  # type: ignore[import-untyped]  # python-socketio ships no type information
@@ -149,12 +150,15 @@ async def _answer(server: Any, state: GatewayState, sid: str, data: Any, address
     # answers under the same id.
     conversation_id = query.conversation_id or new_id()
     body = _request_body(query, conversation_id)
+    asked = time.monotonic()
     async for event in streamed_answer(state.relay, CAPABILITY, "query", body, state.settings.kb_answer_timeout_s):
         if isinstance(event, Token):
             await server.emit("response", {"data": event.text}, to=sid, ignore_queue=_direct(server, sid))
             metrics.MESSAGES.labels(PROTOCOL, "out").inc()
         elif isinstance(event, Result):
             await _emit_end(server, sid, end_response(conversation_id, **event.body))
+            # Question to end_response: the latency a user waits for a whole answer.
+            metrics.REQUEST_SECONDS.labels(CAPABILITY).observe(time.monotonic() - asked)
         elif isinstance(event, Failed):
             metrics.ERRORS.labels(PROTOCOL, "answer_failed").inc()
             await _emit_end(server, sid, end_response(conversation_id, error=event.message))

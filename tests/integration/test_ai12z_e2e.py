@@ -87,8 +87,15 @@ def check_plans_conversation(answers: list[tuple[list[str], dict[str, Any]]]) ->
 
 @pytest.mark.parametrize("transports", [["polling", "websocket"], ["websocket"]])
 def test_python_client_streams_answers_and_follows_up(kb_stack: Stack, transports: list[str]) -> None:
+    def timed() -> float:  # answers timed from question to end_response, over both gateways
+        return sum(
+            metric_total(scrape(g.port), "gateway_request_seconds_count", 'capability="kb"') for g in kb_stack.gateways
+        )
+
+    before = timed()
     answers = asyncio.run(conversation(kb_stack.url, [PLANS, FOLLOW_UP], transports))
     check_plans_conversation(answers)
+    assert timed() - before == 2
 
 
 def test_polling_works_across_two_gateways_because_nginx_is_sticky(kb_stack: Stack) -> None:

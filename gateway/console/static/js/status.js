@@ -11,7 +11,7 @@ const NAMES = {
   asr: "Transcribe (stream opens)",
   voice: "Voice (stream opens)",
   voice_requests: "Voice (REST, checks)",
-  kb: "Ask (questions)",
+  kb: "Ask (answers)",
 };
 
 const gateways = new Map(); // id -> {at, sample, rates: {capability: {rate, bounds, buckets}}}
