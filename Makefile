@@ -79,10 +79,12 @@ chaos: deps
 	$(PY) -m scripts.chaos
 
 # Capacity: idle WebSockets one gateway holds and their memory; redaction through the whole stack against
-# the engine alone on the same cores, and at rising rates against Presidio served over HTTP.
+# the engine alone on the same cores, and at rising rates against Presidio served over HTTP; all four
+# protocols together at rising load, where each saturates.
 load: deps $(BENCH_STAMP)
 	$(PY) -m scripts.load_connections
 	$(PY) -m scripts.load_redaction
+	$(PY) -m scripts.load_mixed
 
 compose-check: $(STAMP)
 	$(PY) -m pytest tests/deploy -q

@@ -61,6 +61,9 @@ class Tally:
     error_log: list[tuple[float, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what a lost or duplicated result looked like
     results: list[float] = field(default_factory=list)  # when each result arrived (monotonic)
+    # Seconds a client waited for each result: a request's answer, a stream's last result after its
+    # audio ended, an IDVoice message's result, a question's end_response (make load's mixed run).
+    latencies: list[float] = field(default_factory=list)
 
     def error(self, kind: str) -> None:
         self.errors[kind] += 1
@@ -115,6 +118,7 @@ async def privateai_ws(run: Run, client: int) -> None:
                         n += 1
                         marker = f"ref {client}x{n}"
                         tally.started += 1
+                        sent = time.monotonic()
                         await ws.send_str(json.dumps({"text": f"Call Maria Garcia on 415-555-0100, {marker}"}))
                         msg = await ws.receive(timeout=35)
                         if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -127,6 +131,7 @@ async def privateai_ws(run: Run, client: int) -> None:
                         elif reply.get("processed_text", "").endswith(marker):
                             tally.completed += 1
                             tally.ok()
+                            tally.latencies.append(time.monotonic() - sent)
                         else:
                             tally.duplicated += 1  # an answer to another request
                         await asyncio.sleep(0.05)
@@ -143,6 +148,7 @@ async def privateai_rest(run: Run) -> None:
             n += 1
             marker = f"ref rest{n}"
             tally.started += 1
+            sent = time.monotonic()
             try:
                 body = {"text": [f"Email jane.doe@example.com, {marker}"]}
                 async with http.post(run.url + "/process/text", json=body, timeout=aiohttp.ClientTimeout(35)) as r:
@@ -152,6 +158,7 @@ async def privateai_rest(run: Run) -> None:
                     elif answer[0]["processed_text"].endswith(marker):
                         tally.completed += 1
                         tally.ok()
+                        tally.latencies.append(time.monotonic() - sent)
                     else:
                         tally.duplicated += 1
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
@@ -170,15 +177,17 @@ async def transcribe(run: Run, audio: bytes, expected: int) -> None:
         while run.going:
             tally.started += 1
             seen: list[int] = []
+            audio_end = [0.0]  # when the last chunk went out
             try:
                 url = run.url.replace("http", "ws") + "/transcribe?output=json&outstream=true"
                 async with http.ws_connect(url, max_msg_size=0) as ws:
 
-                    async def send(ws: aiohttp.ClientWebSocketResponse = ws) -> None:
+                    async def send(ws: aiohttp.ClientWebSocketResponse = ws, ended: list[float] = audio_end) -> None:
                         t0 = time.monotonic()
                         for k, i in enumerate(range(0, len(wav), chunk)):
                             await asyncio.sleep(max(0.0, t0 + k * 0.1 - time.monotonic()))
                             await ws.send_bytes(wav[i : i + chunk])
+                        ended[0] = time.monotonic()
                         await ws.send_bytes(b"")
 
                     sender = asyncio.create_task(send())
@@ -204,6 +213,7 @@ async def transcribe(run: Run, audio: bytes, expected: int) -> None:
                         tally.lost += max(0, expected - len(set(seen)))
                         if len(set(seen)) == expected == len(transcript["utterances"]):
                             tally.completed += 1
+                            tally.latencies.append(time.monotonic() - audio_end[0])
                         else:
                             tally.notes.append(f"uttids {seen}, transcript {len(transcript['utterances'])}")
                     elif ws.close_code in (None, 1000):
@@ -232,10 +242,13 @@ async def voice(run: Run, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
                         tally.error("parameter refused")
                         continue
 
-                    async def send(ws: aiohttp.ClientWebSocketResponse = ws) -> None:
+                    sent_at: list[float] = []
+
+                    async def send(ws: aiohttp.ClientWebSocketResponse = ws, sent_at: list[float] = sent_at) -> None:
                         t0 = time.monotonic()
                         for k in range(count):
                             await asyncio.sleep(max(0.0, t0 + k * VOICE_BUFFER / RATE - time.monotonic()))
+                            sent_at.append(time.monotonic())
                             await ws.send_bytes(audio[k * VOICE_BUFFER : (k + 1) * VOICE_BUFFER].tobytes())
 
                     sender = asyncio.create_task(send())
@@ -249,6 +262,8 @@ async def voice(run: Run, audio: np.ndarray[Any, np.dtype[np.int16]]) -> None:
                             tally.error("error result: " + str(json.loads(msg.data)["error"])[:60])
                         else:
                             tally.ok()
+                            if answered <= len(sent_at):  # results come in message order
+                                tally.latencies.append(time.monotonic() - sent_at[answered - 1])
                     sender.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await sender
@@ -287,6 +302,7 @@ async def conversations(run: Run, client_no: int) -> None:
                     tally.error("not connected")
                     continue
                 tokens.clear()
+                asked = time.monotonic()
                 await client.emit("evaluate_query", {"apiKey": "", "query": question, "conversationId": ""})
                 end = await asyncio.wait_for(ends.get(), 70)
             except TimeoutError:
@@ -302,6 +318,7 @@ async def conversations(run: Run, client_no: int) -> None:
             else:
                 tally.completed += 1
                 tally.ok()
+                tally.latencies.append(time.monotonic() - asked)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ends.get(), 0.3)  # a second end for the same question
                 tally.duplicated += 1
@@ -385,7 +402,7 @@ async def load(url: str, seconds: float, clients: int, topo: Topology, procs: di
     call = b"".join(read_pcm(p) + bytes(RATE) for p in files[:3])
     samples = np.frombuffer(b"".join(read_pcm(p) for p in files[:6]), dtype="<i2")
     voice_audio = np.resize(samples, 11 * RATE).astype(np.int16)
-    expected = await _baseline(url, call)
+    expected = await baseline_utterances(url, call)
     run = Run(url, time.monotonic() + seconds, seconds)
     tasks = [
         *(privateai_ws(run, i) for i in range(clients)),
@@ -400,7 +417,7 @@ async def load(url: str, seconds: float, clients: int, topo: Topology, procs: di
     return run
 
 
-async def _baseline(url: str, call: bytes) -> int:
+async def baseline_utterances(url: str, call: bytes) -> int:
     """Utterances of the call in an undisturbed stream, before any fault."""
     async with _session() as http:
         url = url.replace("http", "ws") + "/transcribe?output=json"
