@@ -1,6 +1,6 @@
 """All four protocols at once at rising load: where each saturates (part of ``make load``).
 
-    python -m scripts.load_mixed [--steps 1,2,4,8,12,16] [--step-seconds 20]
+    python -m scripts.load_mixed [--steps 1,2,4,8,16,24,32,48] [--step-seconds 20]
 
 Starts nginx, one gateway, Redis and one worker of each pool (redaction, asr, voice, kb) on this machine,
 then runs the clients of ``make chaos`` without its faults, N of each per step: Private AI ``/ws`` clients
@@ -109,7 +109,7 @@ async def media(url: str) -> tuple[bytes, Audio, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", default="1,2,4,8,12,16", help="clients of each protocol per step")
+    parser.add_argument("--steps", default="1,2,4,8,16,24,32,48", help="clients of each protocol per step")
     parser.add_argument("--step-seconds", type=float, default=20.0, help="load time per step (default 20)")
     args = parser.parse_args(argv)
     steps = [int(x) for x in args.steps.split(",") if x.strip()]
@@ -117,7 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--steps: whole numbers 1 to 64; --step-seconds 5 to 120")
     saturated: dict[str, int] = {}
     carried: dict[str, tuple[int, Figures]] = {}
-    with running(Topology(ROOT / ".run" / "load-mixed", env=dict(ENV))) as topo:
+    # Streaming workers take every stream they are given: what stops a step is then the engine or the
+    # stack, not SESSION_CAPACITY (16 by default), which is a placement setting.
+    env = {**ENV, "SESSION_CAPACITY": str(max(steps))}
+    with running(Topology(ROOT / ".run" / "load-mixed", env=env)) as topo:
         topo.start_redis()
         gateway = topo.start_gateway(name="gateway-1")
         nginx = topo.start_nginx([gateway.port])
