@@ -1,6 +1,6 @@
 """Redaction through the whole stack against the engine alone on the same cores (part of ``make load``).
 
-    python -m scripts.load_redaction [--seconds 20] [--connections 64] [--step-seconds 10] [--no-presidio]
+    python -m scripts.load_redaction [--seconds 20] [--connections 128] [--step-seconds 10] [--no-presidio]
 
 First the engine in-process, one process per core, over the hand-written corpus (tests/data) for
 ``--seconds``: texts per second. Then the same texts through nginx, two gateways, Redis and one redaction
@@ -23,8 +23,9 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -32,6 +33,7 @@ from scripts.bench_asr import cpu_seconds
 from scripts.bench_redaction import load_texts, ours
 from scripts.topology import ROOT, Topology, free_port, http_ok, running, wait_for
 
+T = TypeVar("T")
 TARGET = 0.7  # issue 11: the stack delivers at least 0.7x of the engine alone
 RATE_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # open-loop steps, as shares of the engine alone
 SATURATED = 0.95  # a step answering fewer than this share of what was offered is saturated
@@ -66,7 +68,7 @@ def engine_alone(seconds: float, cores: int) -> float:
 
 async def through_stack(url: str, seconds: float, connections: int) -> tuple[float, int, list[float]]:
     """Closed loop over ``/ws``: texts a second answered through nginx, wrong answers or errors, latencies."""
-    texts = load_texts()
+    requests = [json.dumps({"text": text}) for text in load_texts()]
     answered = 0
     bad = 0
     latencies: list[float] = []
@@ -79,13 +81,14 @@ async def through_stack(url: str, seconds: float, connections: int) -> tuple[flo
             i = k
             while time.monotonic() < deadline:
                 sent = time.monotonic()
-                await ws.send_str(json.dumps({"text": texts[i % len(texts)]}))
-                reply = json.loads(await ws.receive_str(timeout=60))
+                await ws.send_str(requests[i % len(requests)])
+                # A substring test, not a JSON parse: the client shares the cores it measures.
+                reply = await ws.receive_str(timeout=60)
                 i += connections
                 if sent < warm_until:
                     continue
                 latencies.append(time.monotonic() - sent)
-                if "processed_text" in reply:
+                if '"processed_text"' in reply:
                     answered += 1
                 else:
                     bad += 1
@@ -211,10 +214,19 @@ def start_presidio(topo: Topology, workers: int) -> tuple[str, str]:
     return urls[0], urls[1]
 
 
+def run_on_uvloop(coro: Coroutine[Any, Any, T]) -> T:
+    """uvloop where installed (the gateways run on it too): the client's CPU comes off the stack's cores."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured time of each part (default 20)")
-    parser.add_argument("--connections", type=int, default=64, help="/ws clients (default 64)")
+    parser.add_argument("--connections", type=int, default=128, help="/ws clients (default 128)")
     parser.add_argument("--step-seconds", type=float, default=10.0, help="time per rate step (default 10)")
     parser.add_argument("--no-presidio", action="store_true", help="skip the Presidio comparison")
     args = parser.parse_args(argv)
@@ -240,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         client_before = time.process_time()
         began = time.monotonic()
         ws_url = f"ws://127.0.0.1:{nginx.port}/ws"
-        stack, bad, latencies = asyncio.run(through_stack(ws_url, args.seconds, args.connections))
+        stack, bad, latencies = run_on_uvloop(through_stack(ws_url, args.seconds, args.connections))
         wall = time.monotonic() - began
         used = {role: sum(cpu_seconds(pid) for pid in pids) - before[role] for role, pids in roles.items()}
         used["client"] = time.process_time() - client_before
