@@ -38,6 +38,7 @@ from scripts.chaos import (
     transcribe,
     voice,
 )
+from scripts.load_redaction import percentile
 from scripts.topology import ROOT, Topology, running
 
 Audio = np.ndarray[Any, np.dtype[np.int16]]
@@ -64,11 +65,6 @@ class Figures:
         return self.errors > 0 or self.lost > 0 or self.duplicated > 0 or not self.p95 <= limit
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
 async def one_step(url: str, n: int, seconds: float, media: tuple[bytes, Audio, int]) -> Run:
     call, voice_audio, expected = media
     run = Run(url, time.monotonic() + seconds, seconds)
@@ -90,8 +86,8 @@ def figures(run: Run, began: float) -> dict[str, Figures]:
         in_window = [t for t in tally.results if began <= t <= began + run.seconds]
         out[name] = Figures(
             len(in_window) / run.seconds,
-            percentile(tally.latencies, 0.5),
-            percentile(tally.latencies, 0.95),
+            percentile(sorted(tally.latencies), 0.5),
+            percentile(sorted(tally.latencies), 0.95),
             sum(tally.errors.values()),
             tally.lost,
             tally.duplicated,

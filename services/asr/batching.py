@@ -37,7 +37,7 @@ class Batcher(Generic[T, R]):
         self._lock = threading.Lock()
         self._queue: list[_Slot[T, R]] = []
         self._leading = False
-        self.batches: list[int] = []  # sizes of the batches run, most recent last (bounded)
+        self.batches: list[int] = []  # sizes of the last 100 batches run, most recent last
 
     def submit(self, item: T) -> R:
         """Run ``item`` in the next batch and return its result (or raise the batch's error)."""
@@ -67,7 +67,8 @@ class Batcher(Generic[T, R]):
             for slot in batch:
                 slot.error = exc
         with self._lock:
-            self.batches = [*self.batches[-99:], len(batch)]
+            self.batches.append(len(batch))
+            del self.batches[:-100]
             if self._queue:
                 self._queue[0].woken.set()  # woken before it is done: it runs the next batch
             else:

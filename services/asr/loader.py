@@ -33,16 +33,11 @@ def load_engine(settings: AsrSettings) -> AsrEngine:
         return VoskEngine(_model_dir(settings))
     # Whisper decodes whatever a segment holds, noise included: it gets silero's segments by default.
     vad = VadConfig(engine="webrtc" if settings.vad == "webrtc" else "silero")
-    if settings.engine == "whisper":
-        from .whisper_engine import WhisperEngine
-
-        return WhisperEngine(
-            _model_dir(settings), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads, batch=settings.batch
-        )
-    if settings.engine == "whisper-tiny":
+    if settings.engine in {"whisper", "whisper-tiny"}:
         from .whisper_engine import WhisperEngine, packaged_tiny_en
 
+        model = packaged_tiny_en() if settings.engine == "whisper-tiny" else _model_dir(settings)
         return WhisperEngine(
-            packaged_tiny_en(), vad=vad, numbers=settings.numbers, cpu_threads=settings.threads, batch=settings.batch
+            model, vad=vad, numbers=settings.numbers, cpu_threads=settings.threads, batch=settings.batch
         )
     raise AsrConfigError(f"Config 'ASR_ENGINE' has value '{settings.engine}': not an engine this build knows")

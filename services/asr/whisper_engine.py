@@ -243,8 +243,8 @@ class WhisperEngine:
                 results[k] = result
         out: list[list[_Raw] | None] = []
         aligned: list[int] = []
-        for k, result in enumerate(results):
-            tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        tokens_of = [[t for t in r.sequences_ids[0] if t < self._tokenizer.eot] for r in results]
+        for k, (result, tokens) in enumerate(zip(results, tokens_of, strict=True)):
             logprob = result.scores[0] if result.scores else 0.0
             if not tokens or (result.no_speech_prob > _NO_SPEECH and logprob < _LOW_LOGPROB):
                 out.append([])  # Whisper's own guard against text invented over noise
@@ -254,9 +254,9 @@ class WhisperEngine:
                 out.append([])
                 aligned.append(k)
         if aligned:
-            tokens_of = [[t for t in results[k].sequences_ids[0] if t < self._tokenizer.eot] for k in aligned]
             source = encoded if len(aligned) == len(results) else _rows(encoded, aligned)
-            alignments = model.find_alignment(self._tokenizer, tokens_of, source, [frames[k] for k in aligned])
+            texts = [tokens_of[k] for k in aligned]
+            alignments = model.find_alignment(self._tokenizer, texts, source, [frames[k] for k in aligned])
             for k, alignment in zip(aligned, alignments, strict=True):
                 merge_punctuations(alignment, _PREPEND, _APPEND)
                 out[k] = [(w["word"], w["start"], w["end"], w["probability"]) for w in alignment if w["word"]]
